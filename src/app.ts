@@ -1,0 +1,38 @@
+// Builds the whole HTTP app from its dependencies, without listening: tests and Eden call
+// app.handle() in process, and the same function serves the binary.
+import { Elysia } from 'elysia'
+import type { Verifier } from './auth/verify'
+import type { Config } from './config'
+import type { DatabaseHandle } from './db/client'
+import { rawBody } from './http/body'
+import { docs } from './http/docs'
+import { errors } from './http/errors'
+import { health } from './http/health'
+import { requestContext } from './http/request'
+import type { Logger } from './log'
+import { tasks } from './tasks/routes'
+
+export interface AppDeps {
+  config: Pick<Config, 'corsOrigins'>
+  database: DatabaseHandle
+  verify: Verifier
+  log: Logger
+}
+
+export function createApp({ config, database, verify, log }: AppDeps) {
+  const shared = { db: database.db, log, verify }
+  const known = { routes: [] as readonly { method: string; path: string }[] }
+  const app = new Elysia({ normalize: false })
+    .use(requestContext({ log, corsOrigins: config.corsOrigins }))
+    .use(errors({ log, known }))
+    .use(rawBody)
+    .use(health(database))
+    .use(docs)
+    .use(tasks({ prefix: '/api/v1', ...shared }))
+    .use(tasks({ prefix: '/api', ...shared }))
+    .use(tasks({ prefix: '/api/:user_id', ...shared }))
+  known.routes = app.routes
+  return app
+}
+
+export type App = ReturnType<typeof createApp>

@@ -1,0 +1,166 @@
+// The only reader of process.env: parses, validates and freezes the service's configuration.
+// A bad value stops the start with one message naming every bad variable.
+import { Type as t, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+
+const Port = t.Integer({ minimum: 0, maximum: 65535 })
+const Seconds = t.Integer({ minimum: 0, maximum: 3600 })
+
+const Env = t.Object({
+  PORT: t.Optional(Port),
+  HOST: t.Optional(t.String({ minLength: 1 })),
+  DATABASE_URL: t.Optional(t.String({ pattern: '^(postgres|postgresql|memory)://' })),
+  DATA_DIR: t.Optional(t.String({ minLength: 1 })),
+  DB_DRIVER: t.Optional(t.Union([t.Literal('auto'), t.Literal('pglite'), t.Literal('postgres'), t.Literal('neon')])),
+  JWT_SECRET: t.Optional(t.String({ minLength: 1 })),
+  BETTER_AUTH_SECRET: t.Optional(t.String({ minLength: 1 })),
+  JWT_ISSUER: t.Optional(t.String({ minLength: 1 })),
+  JWT_AUDIENCE: t.Optional(t.String({ minLength: 1 })),
+  JWT_CLOCK_SKEW_S: t.Optional(Seconds),
+  JWT_USER_CLAIM: t.Optional(t.String({ minLength: 1 })),
+  CORS_ORIGINS: t.Optional(t.String()),
+  LOG_LEVEL: t.Optional(t.Union([t.Literal('debug'), t.Literal('info'), t.Literal('warn'), t.Literal('error'), t.Literal('silent')])),
+  NODE_ENV: t.Optional(t.String()),
+})
+
+const describe: Record<keyof Static<typeof Env>, string> = {
+  PORT: 'an integer from 0 to 65535',
+  HOST: 'a host name or address',
+  DATABASE_URL: 'a postgres:// or postgresql:// URL, or memory:// for a throwaway embedded database',
+  DATA_DIR: 'a directory path',
+  DB_DRIVER: 'one of auto, pglite, postgres, neon',
+  JWT_SECRET: 'a non-empty secret',
+  BETTER_AUTH_SECRET: 'a non-empty secret',
+  JWT_ISSUER: 'a non-empty string',
+  JWT_AUDIENCE: 'a non-empty string',
+  JWT_CLOCK_SKEW_S: 'an integer number of seconds from 0 to 3600',
+  JWT_USER_CLAIM: 'a claim name',
+  CORS_ORIGINS: 'a comma-separated list of origins',
+  LOG_LEVEL: 'one of debug, info, warn, error, silent',
+  NODE_ENV: 'a string',
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
+export type DbDriver = 'pglite' | 'postgres' | 'neon'
+
+export type DatabaseConfig =
+  | { driver: 'pglite'; dataDir: string | null } // null: in memory
+  | { driver: 'postgres' | 'neon'; url: string }
+
+export interface Config {
+  readonly port: number
+  readonly host: string
+  readonly production: boolean
+  readonly database: DatabaseConfig
+  readonly jwt: {
+    readonly secret: Uint8Array<ArrayBuffer>
+    /** set when the secret is the built-in development one */
+    readonly developmentSecret: boolean
+    readonly issuer?: string
+    readonly audience?: string
+    readonly clockSkewS: number
+    readonly userClaim: string
+  }
+  readonly corsOrigins: readonly string[]
+  readonly logLevel: LogLevel
+}
+
+/** Used only when NODE_ENV=development and no key is configured, so `bun run dev` works out of the box. */
+export const DEVELOPMENT_SECRET = 'taskapi-development-only-secret-never-use-in-production'
+const MIN_PRODUCTION_SECRET_BYTES = 32
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+const numeric = new Set(['PORT', 'JWT_CLOCK_SKEW_S'])
+
+/** Parses an environment (process.env by default). Throws ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const raw: Record<string, unknown> = {}
+  for (const key of Object.keys(Env.properties)) {
+    const value = env[key]
+    if (value === undefined || value === '') continue
+    raw[key] = numeric.has(key) && /^\d+$/.test(value) ? Number(value) : value
+  }
+
+  const problems = new Set<string>()
+  for (const error of Value.Errors(Env, raw)) {
+    const key = error.path.split('/')[1] as keyof typeof describe
+    problems.add(`${key}: must be ${describe[key]}`)
+  }
+  if (problems.size > 0) throw new ConfigError([...problems])
+  const e = raw as Static<typeof Env>
+
+  const production = e.NODE_ENV === 'production'
+  const development = e.NODE_ENV === 'development'
+  const configuredSecret = e.JWT_SECRET ?? e.BETTER_AUTH_SECRET
+  const secretName = e.JWT_SECRET ? 'JWT_SECRET' : 'BETTER_AUTH_SECRET'
+  const secret = configuredSecret ?? (development ? DEVELOPMENT_SECRET : undefined)
+  if (secret === undefined) {
+    problems.add(
+      'JWT_SECRET: no key configured; set JWT_SECRET (or BETTER_AUTH_SECRET), or NODE_ENV=development for a development-only secret',
+    )
+  } else if (production && new TextEncoder().encode(secret).length < MIN_PRODUCTION_SECRET_BYTES) {
+    problems.add(`${secretName}: must be at least ${MIN_PRODUCTION_SECRET_BYTES} bytes when NODE_ENV=production`)
+  }
+
+  const driver = e.DB_DRIVER ?? 'auto'
+  let database: DatabaseConfig
+  const url = e.DATABASE_URL
+  if (url === undefined || url.startsWith('memory://')) {
+    if (driver === 'postgres' || driver === 'neon') problems.add(`DB_DRIVER: ${driver} needs a postgres:// DATABASE_URL`)
+    database = { driver: 'pglite', dataDir: url === undefined ? (e.DATA_DIR ?? './data') : null }
+  } else {
+    if (driver === 'pglite') problems.add('DB_DRIVER: pglite cannot use a postgres:// DATABASE_URL')
+    const neon = driver === 'neon' || (driver === 'auto' && isNeonHost(url))
+    database = { driver: neon ? 'neon' : 'postgres', url }
+  }
+
+  const corsOrigins = (e.CORS_ORIGINS ?? 'http://localhost:3000')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean)
+  for (const origin of corsOrigins) {
+    if (origin !== '*' && !isOrigin(origin)) problems.add(`CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com`)
+  }
+
+  if (problems.size > 0) throw new ConfigError([...problems])
+
+  return Object.freeze({
+    port: e.PORT ?? 3000,
+    host: e.HOST ?? '0.0.0.0',
+    production,
+    database: Object.freeze(database),
+    jwt: Object.freeze({
+      secret: new TextEncoder().encode(secret),
+      developmentSecret: configuredSecret === undefined,
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+      clockSkewS: e.JWT_CLOCK_SKEW_S ?? 30,
+      userClaim: e.JWT_USER_CLAIM ?? 'sub',
+    }),
+    corsOrigins: Object.freeze(corsOrigins),
+    logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === 'test' ? 'silent' : 'info'),
+  })
+}
+
+function isNeonHost(url: string): boolean {
+  try {
+    return new URL(url).hostname.endsWith('.neon.tech')
+  } catch {
+    return false
+  }
+}
+
+function isOrigin(value: string): boolean {
+  try {
+    const u = new URL(value)
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === value
+  } catch {
+    return false
+  }
+}

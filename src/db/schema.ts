@@ -1,0 +1,42 @@
+// The tasks table. CHECK constraints mirror the API's validation so no other writer can store what
+// the API would refuse; indexes serve every list shape (user first, then each sort key and id).
+import { sql } from 'drizzle-orm'
+import { boolean, check, index, integer, pgEnum, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+
+// Declared in rank order: Postgres sorts enum values by declaration, so `ORDER BY priority` is by rank.
+export const priorities = ['none', 'low', 'medium', 'high'] as const
+export const priority = pgEnum('task_priority', priorities)
+
+// Millisecond precision: the API speaks milliseconds, and keyset cursors compare exact values.
+const instant = (name: string) => timestamp(name, { precision: 3, withTimezone: true, mode: 'date' })
+
+export const tasks = pgTable(
+  'tasks',
+  {
+    id: uuid('id').primaryKey(),
+    userId: text('user_id').notNull(),
+    title: text('title').notNull(),
+    description: text('description'),
+    completed: boolean('completed').notNull().default(false),
+    completedAt: instant('completed_at'),
+    priority: priority('priority').notNull().default('none'),
+    dueAt: instant('due_at'),
+    createdAt: instant('created_at').notNull().defaultNow(),
+    updatedAt: instant('updated_at').notNull().defaultNow(),
+    version: integer('version').notNull().default(1),
+  },
+  (t) => [
+    check('tasks_user_id_length', sql`char_length(${t.userId}) between 1 and 255`),
+    check('tasks_title_length', sql`char_length(${t.title}) between 1 and 200`),
+    check('tasks_description_length', sql`char_length(${t.description}) <= 2000`),
+    check('tasks_completed_at', sql`${t.completed} = (${t.completedAt} is not null)`),
+    check('tasks_version_positive', sql`${t.version} >= 1`),
+    index('tasks_user_created_idx').on(t.userId, t.createdAt, t.id),
+    index('tasks_user_updated_idx').on(t.userId, t.updatedAt, t.id),
+    index('tasks_user_due_idx').on(t.userId, t.dueAt, t.id),
+    index('tasks_user_priority_idx').on(t.userId, t.priority, t.id),
+    index('tasks_user_title_idx').on(t.userId, sql`lower(${t.title}) collate "C"`, t.id),
+  ],
+)
+
+export type TaskRow = typeof tasks.$inferSelect

@@ -1,0 +1,59 @@
+// JSON request bodies, read in two steps so that authentication comes first: Elysia parses before
+// `derive`, so parsing only captures the raw text (bounded to 64 KiB), and `decodeJson`, run after
+// auth, turns it into JSON or the contract's 413, 415 or 400.
+import { Elysia } from 'elysia'
+import { ApiError } from './errors'
+
+export const MAX_BODY_BYTES = 64 * 1024
+
+class RawBody {
+  constructor(
+    readonly text: string,
+    readonly problem: ApiError | null,
+  ) {}
+}
+
+const tooLarge = () => new ApiError('PAYLOAD_TOO_LARGE', `The request body must be at most ${MAX_BODY_BYTES} bytes`)
+const isJson = (contentType: string) => /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(contentType)
+
+async function readBounded(request: Request): Promise<RawBody> {
+  const declared = Number(request.headers.get('content-length') ?? 0)
+  if (declared > MAX_BODY_BYTES) return new RawBody('', tooLarge())
+  if (request.body === null) return new RawBody('', null)
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for await (const chunk of request.body) {
+    size += chunk.byteLength
+    if (size > MAX_BODY_BYTES) return new RawBody('', tooLarge())
+    chunks.push(chunk)
+  }
+  if (size === 0) return new RawBody('', null)
+  const contentType = request.headers.get('content-type') ?? ''
+  if (!isJson(contentType)) {
+    return new RawBody('', new ApiError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be JSON (Content-Type: application/json)'))
+  }
+  try {
+    return new RawBody(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks)), null)
+  } catch {
+    return new RawBody('', new ApiError('INVALID_JSON', 'The request body is not valid UTF-8'))
+  }
+}
+
+/** Captures every request body raw; nothing is refused yet. */
+export const rawBody = new Elysia({ name: 'raw-body' }).onParse({ as: 'global' }, ({ request }) => readBounded(request)).as('global')
+
+/** Turns the captured body into JSON (undefined when there was none), or throws the reason it is not. */
+export function decodeJson(context: { body: unknown }) {
+  const raw = context.body
+  if (!(raw instanceof RawBody)) return
+  if (raw.problem) throw raw.problem
+  if (raw.text === '') {
+    context.body = undefined
+    return
+  }
+  try {
+    context.body = JSON.parse(raw.text)
+  } catch {
+    throw new ApiError('INVALID_JSON', 'The request body is not valid JSON')
+  }
+}

@@ -1,0 +1,37 @@
+// Interactive API docs at /docs and the OpenAPI document at /docs/json. Swagger UI's files are
+// embedded and served by the service itself, so the page works with no internet access (and from
+// the compiled binary).
+import { openapi } from '@elysiajs/openapi'
+import { Elysia } from 'elysia'
+import bundle from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'file' }
+import stylesheet from 'swagger-ui-dist/swagger-ui.css' with { type: 'file' }
+import pkg from '../../package.json'
+
+const asset = (path: string, type: string) => () =>
+  new Response(Bun.file(path), { headers: { 'content-type': type, 'cache-control': 'public, max-age=86400' } })
+
+export const docs = new Elysia({ name: 'docs' })
+  .get('/docs/assets/swagger-ui-bundle.js', asset(bundle, 'text/javascript; charset=utf-8'), { detail: { hide: true } })
+  .get('/docs/assets/swagger-ui.css', asset(stylesheet, 'text/css; charset=utf-8'), { detail: { hide: true } })
+  .use(
+    openapi({
+      path: '/docs',
+      specPath: '/docs/json',
+      provider: 'swagger-ui',
+      swagger: { cdn: '/docs/assets/swagger-ui-bundle.js', theme: '/docs/assets/swagger-ui.css', persistAuthorization: true },
+      // Older clients' paths serve the same handlers; only the canonical /api/v1 is documented.
+      exclude: { paths: [/^\/api\/(?!v1\/)/, /^\/docs/] },
+      documentation: {
+        info: {
+          title: 'taskapi',
+          version: pkg.version,
+          description:
+            'Per-user tasks over JSON. Every /api request carries `Authorization: Bearer <JWT>`; the user is the token\'s subject. Errors are RFC 9457 problem details.',
+        },
+        tags: [{ name: 'tasks', description: 'The caller\'s tasks' }, { name: 'operations', description: 'Health and readiness' }],
+        components: {
+          securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+        },
+      },
+    }),
+  )

@@ -1,0 +1,156 @@
+// The task's wire shapes, written once as typebox schemas: they validate requests, type handlers
+// and Eden's client, and document the API.
+import { FormatRegistry } from '@sinclair/typebox'
+import { t, type Static } from 'elysia'
+import type { TaskRow } from '../db/schema'
+
+// Lengths count Unicode code points, as Postgres's char_length does (typebox's maxLength counts
+// UTF-16 units, so 200 emoji would fail it). Text must be well-formed and free of NUL, which
+// Postgres cannot store.
+const codePoints = (s: string) => {
+  let n = 0
+  for (const _ of s) n++
+  return n
+}
+const storable = (s: string) => s.isWellFormed() && !s.includes('\u0000')
+const textOf = (min: number, max: number) => (s: string) => storable(s) && codePoints(s) >= min && codePoints(s) <= max
+
+FormatRegistry.Set('task-title', (s) => textOf(1, 200)(s.trim()))
+FormatRegistry.Set('task-description', textOf(0, 2000))
+FormatRegistry.Set('search-text', textOf(0, 200))
+
+// RFC 3339 with a time zone, a real calendar date, and an instant JavaScript can represent.
+const rfc3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/
+FormatRegistry.Set('date-time', (s) => {
+  const m = rfc3339.exec(s)
+  if (!m) return false
+  const [, y, mo, d, h, mi, sec, , , oh = '0', om = '0'] = m
+  const day = new Date(Date.UTC(+y!, +mo! - 1, +d!))
+  if (day.getUTCMonth() !== +mo! - 1 || day.getUTCDate() !== +d!) return false
+  if (+h! > 23 || +mi! > 59 || +sec! > 59 || +oh > 23 || +om > 59) return false
+  return !Number.isNaN(Date.parse(s))
+})
+
+// Enumerations are unions of literals, not t.UnionEnum: Elysia fills an absent optional UnionEnum
+// in with its first value, which would turn every PATCH into "priority: none".
+type Options = { description?: string; default?: string; errorMessage?: string }
+const priorityOf = (options: Options) => t.Union([t.Literal('none'), t.Literal('low'), t.Literal('medium'), t.Literal('high')], options)
+export const Priority = priorityOf({ description: 'none < low < medium < high' })
+const Instant = t.String({ format: 'date-time', examples: ['2026-11-22T10:00:00.000Z'] })
+const NullableInstant = t.Union([Instant, t.Null()], { errorMessage: 'must be an RFC 3339 timestamp with a time zone, or null' })
+
+export const TaskId = t.String({ format: 'uuid', description: 'UUIDv7' })
+
+export const Task = t.Object(
+  {
+    id: TaskId,
+    user_id: t.String(),
+    title: t.String(),
+    description: t.Union([t.String(), t.Null()]),
+    completed: t.Boolean(),
+    completed_at: t.Union([Instant, t.Null()]),
+    priority: Priority,
+    due_at: t.Union([Instant, t.Null()]),
+    created_at: Instant,
+    updated_at: Instant,
+    version: t.Integer({ minimum: 1 }),
+  },
+  { additionalProperties: false },
+)
+export type Task = Static<typeof Task>
+
+const Title = t.String({
+  format: 'task-title',
+  description: 'Trimmed; 1 to 200 characters (Unicode code points)',
+  errorMessage: 'must be 1 to 200 characters after trimming, with no NUL characters',
+})
+const Description = t.Union(
+  [t.String({ format: 'task-description', description: 'At most 2000 characters (Unicode code points)' }), t.Null()],
+  { errorMessage: 'must be at most 2000 characters with no NUL characters, or null' },
+)
+
+// A client may send a task back as it got it: these are accepted and ignored.
+const ignored = t.Optional(t.Unknown({ readOnly: true, description: 'Read-only; ignored' }))
+const readOnlyFields = {
+  id: ignored,
+  user_id: ignored,
+  created_at: ignored,
+  updated_at: ignored,
+  completed_at: ignored,
+  version: ignored,
+}
+
+const writable = {
+  description: t.Optional(Description),
+  completed: t.Optional(t.Boolean({ errorMessage: 'must be true or false' })),
+  priority: t.Optional(priorityOf({ errorMessage: 'must be one of none, low, medium, high' })),
+  due_at: t.Optional(NullableInstant),
+}
+
+export const CreateTask = t.Object({ title: Title, ...writable, ...readOnlyFields }, { additionalProperties: false })
+export type CreateTask = Static<typeof CreateTask>
+
+export const UpdateTask = t.Object({ title: t.Optional(Title), ...writable, ...readOnlyFields }, { additionalProperties: false })
+export type UpdateTask = Static<typeof UpdateTask>
+
+export const Toggle = t.Optional(
+  t.Object({ completed: t.Optional(t.Boolean({ errorMessage: 'must be true or false' })) }, { additionalProperties: false }),
+)
+
+export const sorts = ['created_at', 'updated_at', 'due_at', 'priority', 'title'] as const
+export type SortKey = (typeof sorts)[number]
+const descendingSorts = sorts.map((s) => `-${s}` as const)
+
+export const ListQuery = t.Object({
+  status: t.Optional(t.Union([t.Literal('all'), t.Literal('pending'), t.Literal('completed')], { default: 'all', errorMessage: 'must be one of all, pending, completed' })),
+  q: t.Optional(
+    t.String({
+      format: 'search-text',
+      description: 'Case-insensitive substring of title or description; % _ and \\ match themselves',
+      errorMessage: 'must be at most 200 characters with no NUL characters',
+    }),
+  ),
+  priority: t.Optional(priorityOf({ errorMessage: 'must be one of none, low, medium, high' })),
+  due_after: t.Optional(t.String({ format: 'date-time', description: 'Inclusive', errorMessage: 'must be an RFC 3339 timestamp with a time zone' })),
+  due_before: t.Optional(t.String({ format: 'date-time', description: 'Exclusive', errorMessage: 'must be an RFC 3339 timestamp with a time zone' })),
+  sort: t.Optional(
+    t.Union([...sorts, ...descendingSorts].map((s) => t.Literal(s)), {
+      default: '-created_at',
+      errorMessage: `must be one of ${sorts.join(', ')}, optionally prefixed with -`,
+    }),
+  ),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 1000, default: 50, errorMessage: 'must be an integer from 1 to 1000' })),
+  cursor: t.Optional(t.String({ description: 'Opaque; from the Link header of the previous page' })),
+})
+export type ListQuery = Static<typeof ListQuery>
+
+export const ClearQuery = t.Object({
+  status: t.Literal('completed', { errorMessage: 'must be "completed": only completed tasks can be cleared in bulk' }),
+})
+
+export const Stats = t.Object({
+  total: t.Integer(),
+  completed: t.Integer(),
+  pending: t.Integer(),
+  overdue: t.Integer({ description: 'Pending tasks whose due date has passed' }),
+})
+
+export const Deleted = t.Object({ deleted: t.Integer() })
+
+export const UserPath = t.Object({ user_id: t.String() })
+
+export function toTask(row: TaskRow): Task {
+  return {
+    id: row.id,
+    user_id: row.userId,
+    title: row.title,
+    description: row.description,
+    completed: row.completed,
+    completed_at: row.completedAt?.toISOString() ?? null,
+    priority: row.priority,
+    due_at: row.dueAt?.toISOString() ?? null,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+    version: row.version,
+  }
+}

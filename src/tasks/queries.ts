@@ -1,0 +1,228 @@
+// Every query that reads or writes tasks. Each takes the caller's userId and filters by it, and each
+// endpoint's work is one round trip (UPDATE … RETURNING, never read-then-write).
+import { and, asc, desc, eq, gte, ilike, lt, ne, or, sql, type SQL } from 'drizzle-orm'
+import type { PgUpdateSetSource } from 'drizzle-orm/pg-core'
+import type { Database } from '../db/client'
+import { priorities, tasks, type TaskRow } from '../db/schema'
+import type { CreateTask, ListQuery, SortKey, UpdateTask } from './model'
+
+type Changes = PgUpdateSetSource<typeof tasks>
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+export const isTaskId = (id: string) => uuidPattern.test(id)
+
+export async function createTask(db: Database, userId: string, input: CreateTask): Promise<TaskRow> {
+  const completed = input.completed ?? false
+  const [row] = await db
+    .insert(tasks)
+    .values({
+      id: Bun.randomUUIDv7(),
+      userId,
+      title: input.title.trim(),
+      description: input.description ?? null,
+      completed,
+      completedAt: completed ? sql`now()` : null,
+      priority: input.priority ?? 'none',
+      dueAt: toDate(input.due_at),
+    })
+    .returning()
+  return row!
+}
+
+export async function getTask(db: Database, userId: string, id: string): Promise<TaskRow | undefined> {
+  const [row] = await db.select().from(tasks).where(owned(userId, id))
+  return row
+}
+
+/** Applies a partial update; `undefined` when the caller has no such task. */
+export async function updateTask(db: Database, userId: string, id: string, patch: UpdateTask): Promise<TaskRow | undefined> {
+  const changes: Changes = {}
+  if (patch.title !== undefined) changes.title = patch.title.trim()
+  if (patch.description !== undefined) changes.description = patch.description
+  if (patch.priority !== undefined) changes.priority = patch.priority
+  if (patch.due_at !== undefined) changes.dueAt = toDate(patch.due_at)
+  if (patch.completed !== undefined) {
+    changes.completed = patch.completed
+    changes.completedAt = patch.completed ? sql`coalesce(${tasks.completedAt}, now())` : null
+  }
+  // Nothing to change is not a change: the task comes back as it is, its version untouched.
+  if (Object.keys(changes).length === 0) return getTask(db, userId, id)
+  return write(db, userId, id, changes)
+}
+
+/** Flips `completed`, or sets it when `completed` is given. */
+export function toggleTask(db: Database, userId: string, id: string, completed?: boolean): Promise<TaskRow | undefined> {
+  if (completed !== undefined) return write(db, userId, id, { completed, completedAt: completed ? sql`coalesce(${tasks.completedAt}, now())` : null })
+  // In SET, column references read the row as it was before this update.
+  return write(db, userId, id, {
+    completed: sql`not ${tasks.completed}`,
+    completedAt: sql`case when ${tasks.completed} then null else now() end`,
+  })
+}
+
+async function write(db: Database, userId: string, id: string, changes: Changes) {
+  const [row] = await db
+    .update(tasks)
+    .set({ ...changes, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` })
+    .where(owned(userId, id))
+    .returning()
+  return row
+}
+
+export async function deleteTask(db: Database, userId: string, id: string): Promise<boolean> {
+  const rows = await db.delete(tasks).where(owned(userId, id)).returning({ id: tasks.id })
+  return rows.length > 0
+}
+
+export async function clearCompleted(db: Database, userId: string): Promise<number> {
+  const rows = await db
+    .delete(tasks)
+    .where(and(eq(tasks.userId, userId), eq(tasks.completed, true)))
+    .returning({ id: tasks.id })
+  return rows.length
+}
+
+export async function taskStats(db: Database, userId: string) {
+  const [row] = await db
+    .select({
+      total: sql<number>`count(*)`.mapWith(Number),
+      completed: sql<number>`count(*) filter (where ${tasks.completed})`.mapWith(Number),
+      overdue: sql<number>`count(*) filter (where not ${tasks.completed} and ${tasks.dueAt} < now())`.mapWith(Number),
+    })
+    .from(tasks)
+    .where(eq(tasks.userId, userId))
+  const { total, completed, overdue } = row!
+  return { total, completed, pending: total - completed, overdue }
+}
+
+/**
+ * Whether a task the caller does not own exists under this id. Only asked after the caller's own
+ * lookup missed, to tell 403 from 404; it reads no column but the key.
+ */
+export async function ownedByAnother(db: Database, userId: string, id: string): Promise<boolean> {
+  const rows = await db
+    .select({ one: sql`1` })
+    .from(tasks)
+    .where(and(eq(tasks.id, id), ne(tasks.userId, userId)))
+    .limit(1)
+  return rows.length > 0
+}
+
+// ---- Listing: filters, the five sorts, keyset pagination -------------------------------------
+
+/** Where the previous page ended: the sort, the last task's sort value, and its id. */
+export interface Position {
+  sort: string
+  value: string | null
+  id: string
+}
+
+interface SortSpec {
+  /** The expression ordered by; the index on (user_id, this, id) serves it. */
+  key: SQL
+  /** The cursor's value as an expression comparable with `key`. */
+  bind: (value: string) => SQL
+  /** Reads the cursor value off a row. */
+  valueOf: (row: TaskRow) => string | null
+  nullable: boolean
+  /** Checks a decoded cursor value. */
+  accepts: (value: unknown) => boolean
+}
+
+const isInstant = (v: unknown) => typeof v === 'string' && !Number.isNaN(Date.parse(v))
+const instantSort = (column: typeof tasks.createdAt | typeof tasks.dueAt, valueOf: (row: TaskRow) => Date | null, nullable: boolean): SortSpec => ({
+  key: sql`${column}`,
+  bind: (v) => sql`${v}::timestamptz`,
+  valueOf: (row) => valueOf(row)?.toISOString() ?? null,
+  nullable,
+  accepts: isInstant,
+})
+
+const sortSpecs: Record<SortKey, SortSpec> = {
+  created_at: instantSort(tasks.createdAt, (r) => r.createdAt, false),
+  updated_at: instantSort(tasks.updatedAt, (r) => r.updatedAt, false),
+  due_at: instantSort(tasks.dueAt, (r) => r.dueAt, true),
+  priority: {
+    key: sql`${tasks.priority}`,
+    bind: (v) => sql`${v}::task_priority`,
+    valueOf: (row) => row.priority,
+    nullable: false,
+    accepts: (v) => (priorities as readonly unknown[]).includes(v),
+  },
+  title: {
+    // Case-insensitive, and the same byte order on every Postgres whatever its locale.
+    key: sql`lower(${tasks.title}) collate "C"`,
+    bind: (v) => sql`lower(${v}::text) collate "C"`,
+    valueOf: (row) => row.title,
+    nullable: false,
+    accepts: (v) => typeof v === 'string' && v.length <= 800 && !v.includes('\u0000'),
+  },
+}
+
+export function parseSort(sort: string): { key: SortKey; descending: boolean } {
+  const descending = sort.startsWith('-')
+  return { key: (descending ? sort.slice(1) : sort) as SortKey, descending }
+}
+
+/** Whether a decoded cursor fits the sort it is used with. */
+export function positionFits(position: Position, sort: string): boolean {
+  const { key } = parseSort(sort)
+  const spec = sortSpecs[key]
+  return (
+    position.sort === sort &&
+    isTaskId(position.id) &&
+    (position.value === null ? spec.nullable : spec.accepts(position.value))
+  )
+}
+
+export async function listTasks(
+  db: Database,
+  userId: string,
+  query: Required<Pick<ListQuery, 'status' | 'sort' | 'limit'>> & ListQuery,
+  after: Position | null,
+): Promise<{ rows: TaskRow[]; next: Position | null }> {
+  const { key, descending } = parseSort(query.sort)
+  const spec = sortSpecs[key]
+  const where: (SQL | undefined)[] = [eq(tasks.userId, userId)]
+
+  if (query.status === 'pending') where.push(eq(tasks.completed, false))
+  if (query.status === 'completed') where.push(eq(tasks.completed, true))
+  if (query.priority) where.push(eq(tasks.priority, query.priority))
+  if (query.due_after) where.push(gte(tasks.dueAt, new Date(query.due_after)))
+  if (query.due_before) where.push(lt(tasks.dueAt, new Date(query.due_before)))
+  if (query.q) {
+    const pattern = `%${query.q.replace(/[\\%_]/g, '\\$&')}%`
+    where.push(or(ilike(tasks.title, pattern), ilike(tasks.description, pattern)))
+  }
+  if (after) where.push(following(spec, descending, after))
+
+  const nulls = spec.nullable ? sql` nulls last` : sql``
+  const rows = await db
+    .select()
+    .from(tasks)
+    .where(and(...where))
+    .orderBy(descending ? sql`${spec.key} desc${nulls}` : sql`${spec.key} asc${nulls}`, descending ? desc(tasks.id) : asc(tasks.id))
+    .limit(query.limit + 1)
+
+  if (rows.length <= query.limit) return { rows, next: null }
+  rows.length = query.limit
+  const last = rows[rows.length - 1]!
+  return { rows, next: { sort: query.sort, value: spec.valueOf(last), id: last.id } }
+}
+
+// The rows strictly after `p` in the total order (key, id), with tasks lacking the key last.
+function following(spec: SortSpec, descending: boolean, p: Position): SQL {
+  const beyond = descending ? sql`<` : sql`>`
+  const id = sql`${p.id}::uuid`
+  if (p.value === null) return sql`(${spec.key} is null and ${tasks.id} ${beyond} ${id})`
+  const after = sql`(${spec.key}, ${tasks.id}) ${beyond} (${spec.bind(p.value)}, ${id})`
+  return spec.nullable ? sql`(${after} or ${spec.key} is null)` : after
+}
+
+function owned(userId: string, id: string) {
+  return and(eq(tasks.id, id), eq(tasks.userId, userId))
+}
+
+function toDate(value: string | null | undefined): Date | null {
+  return value == null ? null : new Date(value)
+}

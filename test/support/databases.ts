@@ -1,0 +1,90 @@
+// Real databases for tests: embedded PGlite always, and Postgres through Bun.SQL when
+// TEST_DATABASE_URL is set. Each suite gets a database of its own, made fresh and dropped after.
+import { PGlite } from '@electric-sql/pglite'
+import { SQL } from 'bun'
+import { fromPglite, openDatabase, type DatabaseHandle } from '../../src/db/client'
+import { migrate } from '../../src/db/migrate'
+
+export interface TestDatabase {
+  handle: DatabaseHandle
+  drop(): Promise<void>
+}
+
+export interface TestDriver {
+  name: 'pglite' | 'postgres'
+  /** A new, migrated database of its own. */
+  create(options?: { migrated?: boolean }): Promise<TestDatabase>
+}
+
+const postgresUrl = process.env.TEST_DATABASE_URL
+if (process.env.CI === 'true' && !postgresUrl) {
+  throw new Error('CI=true but TEST_DATABASE_URL is not set: the Postgres suites must run in CI, not be skipped')
+}
+
+// initdb costs ~2 s per PGlite database: migrate one template, then load a copy per suite.
+let template: Promise<Blob> | undefined
+const migratedTemplate = () =>
+  (template ??= (async () => {
+    const pg = await PGlite.create()
+    await migrate(fromPglite(pg).db)
+    const blob = await pg.dumpDataDir('none')
+    await pg.close()
+    return blob
+  })())
+let emptyTemplate: Promise<Blob> | undefined
+const blankTemplate = () =>
+  (emptyTemplate ??= (async () => {
+    const pg = await PGlite.create()
+    const blob = await pg.dumpDataDir('none')
+    await pg.close()
+    return blob
+  })())
+
+const pglite: TestDriver = {
+  name: 'pglite',
+  async create({ migrated = true } = {}) {
+    const pg = await PGlite.create({ loadDataDir: await (migrated ? migratedTemplate() : blankTemplate()) })
+    const handle = fromPglite(pg)
+    return { handle, drop: () => handle.close() }
+  },
+}
+
+/** Creates and drops databases on the test server; every name is random, so runs never collide. */
+export async function scratchPostgres(): Promise<{ url: string; drop(): Promise<void> }> {
+  if (!postgresUrl) throw new Error('TEST_DATABASE_URL is not set')
+  const name = `taskapi_test_${crypto.randomUUID().replaceAll('-', '')}`
+  const admin = new SQL(postgresUrl, { max: 1 })
+  await admin.unsafe(`create database ${name}`)
+  await admin.close()
+  const url = new URL(postgresUrl)
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    async drop() {
+      const admin = new SQL(postgresUrl, { max: 1 })
+      await admin.unsafe(`drop database if exists ${name} with (force)`)
+      await admin.close()
+    },
+  }
+}
+
+const postgres: TestDriver = {
+  name: 'postgres',
+  async create({ migrated = true } = {}) {
+    const scratch = await scratchPostgres()
+    const handle = await openDatabase({ driver: 'postgres', url: scratch.url })
+    if (migrated) await migrate(handle.db)
+    return {
+      handle,
+      async drop() {
+        await handle.close()
+        await scratch.drop()
+      },
+    }
+  },
+}
+
+export const hasPostgres = postgresUrl !== undefined
+
+/** The drivers every API suite runs on. */
+export const drivers: TestDriver[] = hasPostgres ? [pglite, postgres] : [pglite]
