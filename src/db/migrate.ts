@@ -9,7 +9,7 @@ import { embeddedMigrations } from './migrations.macro' with { type: 'macro' }
 export const migrations = embeddedMigrations()
 
 // The same table drizzle-kit's own migrator keeps, so either can take over from the other.
-const journal = pgSchema('drizzle').table('__drizzle_migrations', {
+export const journal = pgSchema('drizzle').table('__drizzle_migrations', {
   id: serial('id').primaryKey(),
   hash: text('hash').notNull(),
   createdAt: bigint('created_at', { mode: 'number' }),

@@ -76,7 +76,7 @@ export const commonErrors = {
   429: Problem,
   500: Problem,
   503: Problem,
-} as const
+}
 
 // Postgres and driver failures that mean "the database is not there right now", not a bug.
 const unavailableSqlStates = /^(08|53|57P0[1-3])/

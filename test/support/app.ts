@@ -51,6 +51,9 @@ export function signToken(
   return jwt.sign(new TextEncoder().encode(secret))
 }
 
+// Making a database (initdb for PGlite, CREATE DATABASE for Postgres) is slow on a busy 2-core box.
+const HOOK_TIMEOUT_MS = 60_000
+
 /** A random user id, so no two tests share users. */
 export const newUser = (label = 'user') => `${label}_${crypto.randomUUID().slice(0, 8)}`
 
@@ -66,8 +69,8 @@ export function describeEachDriver(name: string, suite: (ctx: () => TestApp, dri
       beforeAll(async () => {
         database = await driver.create()
         testApp = await createTestApp(database, env)
-      })
-      afterAll(() => database.drop())
+      }, HOOK_TIMEOUT_MS)
+      afterAll(() => database?.drop(), HOOK_TIMEOUT_MS)
       suite(() => testApp, driver)
     })
   }
