@@ -20,7 +20,7 @@ export interface AppDeps {
 }
 
 export function createApp({ config, database, verify, log }: AppDeps) {
-  const shared = { db: database.db, log, verify }
+  const shared = { database, log, verify }
   const known = { routes: [] as readonly { method: string; path: string }[] }
   const app = new Elysia({ normalize: false })
     .use(requestContext({ log, corsOrigins: config.corsOrigins }))

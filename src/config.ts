@@ -12,6 +12,10 @@ const Env = t.Object({
   DATABASE_URL: t.Optional(t.String({ pattern: '^(postgres|postgresql|memory)://' })),
   DATA_DIR: t.Optional(t.String({ minLength: 1 })),
   DB_DRIVER: t.Optional(t.Union([t.Literal('auto'), t.Literal('pglite'), t.Literal('postgres'), t.Literal('neon')])),
+  DB_POOL_MAX: t.Optional(t.Integer({ minimum: 1, maximum: 1000 })),
+  DB_CONNECT_TIMEOUT_S: t.Optional(t.Integer({ minimum: 1, maximum: 600 })),
+  DB_STATEMENT_TIMEOUT_MS: t.Optional(t.Integer({ minimum: 0, maximum: 3_600_000 })),
+  NEON_WS_PROXY: t.Optional(t.String({ pattern: '^[^/:]+(:\\d+)?(/.*)?$' })),
   JWT_SECRET: t.Optional(t.String({ minLength: 1 })),
   BETTER_AUTH_SECRET: t.Optional(t.String({ minLength: 1 })),
   JWT_ISSUER: t.Optional(t.String({ minLength: 1 })),
@@ -29,6 +33,10 @@ const describe: Record<keyof Static<typeof Env>, string> = {
   DATABASE_URL: 'a postgres:// or postgresql:// URL, or memory:// for a throwaway embedded database',
   DATA_DIR: 'a directory path',
   DB_DRIVER: 'one of auto, pglite, postgres, neon',
+  DB_POOL_MAX: 'an integer from 1 to 1000',
+  DB_CONNECT_TIMEOUT_S: 'an integer number of seconds from 1 to 600',
+  DB_STATEMENT_TIMEOUT_MS: 'an integer number of milliseconds from 0 (none) to 3600000',
+  NEON_WS_PROXY: 'a host[:port][/path] of a WebSocket-to-Postgres proxy, such as localhost:4444/v1',
   JWT_SECRET: 'a non-empty secret',
   BETTER_AUTH_SECRET: 'a non-empty secret',
   JWT_ISSUER: 'a non-empty string',
@@ -43,9 +51,17 @@ const describe: Record<keyof Static<typeof Env>, string> = {
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
 export type DbDriver = 'pglite' | 'postgres' | 'neon'
 
+export interface PoolConfig {
+  readonly max: number
+  readonly connectTimeoutS: number
+  /** 0: no limit */
+  readonly statementTimeoutMs: number
+}
+
 export type DatabaseConfig =
   | { driver: 'pglite'; dataDir: string | null } // null: in memory
-  | { driver: 'postgres' | 'neon'; url: string }
+  | { driver: 'postgres'; url: string; pool: PoolConfig }
+  | { driver: 'neon'; url: string; pool: PoolConfig; wsProxy?: string }
 
 export interface Config {
   readonly port: number
@@ -76,7 +92,7 @@ export class ConfigError extends Error {
   }
 }
 
-const numeric = new Set(['PORT', 'JWT_CLOCK_SKEW_S'])
+const numeric = new Set(['PORT', 'JWT_CLOCK_SKEW_S', 'DB_POOL_MAX', 'DB_CONNECT_TIMEOUT_S', 'DB_STATEMENT_TIMEOUT_MS'])
 
 /** Parses an environment (process.env by default). Throws ConfigError naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -117,7 +133,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   } else {
     if (driver === 'pglite') problems.add('DB_DRIVER: pglite cannot use a postgres:// DATABASE_URL')
     const neon = driver === 'neon' || (driver === 'auto' && isNeonHost(url))
-    database = { driver: neon ? 'neon' : 'postgres', url }
+    const pool = { max: e.DB_POOL_MAX ?? 10, connectTimeoutS: e.DB_CONNECT_TIMEOUT_S ?? 5, statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS ?? 10_000 }
+    database = neon ? { driver: 'neon', url, pool, wsProxy: e.NEON_WS_PROXY } : { driver: 'postgres', url, pool }
   }
 
   const corsOrigins = (e.CORS_ORIGINS ?? 'http://localhost:3000')

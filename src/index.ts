@@ -6,7 +6,8 @@ import { createApp } from './app'
 import { createVerifier } from './auth/verify'
 import { ConfigError, loadConfig, type Config } from './config'
 import { openDatabase } from './db/client'
-import { migrate } from './db/migrate'
+import { migrate, migrationStatus } from './db/migrate'
+import { isUnavailable } from './db/errors'
 import { createLogger } from './log'
 import pkg from '../package.json'
 
@@ -14,7 +15,7 @@ const usage = `taskapi ${pkg.version}: per-user tasks over a JSON REST API
 
 Usage:
   taskapi [serve]                 serve the API (the default)
-  taskapi migrate                 apply pending database migrations and exit
+  taskapi migrate [--status]      apply pending database migrations (or list them) and exit
   taskapi token --sub ID [--ttl 1h]
                                   print a token for user ID, signed with the configured secret
   taskapi --help | --version
@@ -26,9 +27,16 @@ async function serve(config: Config) {
   if (config.jwt.developmentSecret) {
     log.warn('config.development_secret', { detail: 'using the built-in development-only JWT secret; never in production' })
   }
-  const database = await openDatabase(config.database)
-  const applied = await migrate(database.db)
-  if (applied.length > 0) log.info('migrations.applied', { migrations: applied.join(',') })
+  const database = await openDatabase(config.database, (error) => log.warn('database.connection_lost', { error: error.name }))
+  try {
+    const applied = await database.ensureSchema()
+    if (applied.length > 0) log.info('migrations.applied', { migrations: applied.join(',') })
+  } catch (error) {
+    // Serve anyway: /healthz answers, /readyz and the API say 503 until the database is back,
+    // and the first request after that applies the migrations.
+    if (!isUnavailable(error)) throw error
+    log.warn('database.unavailable_at_start', { driver: database.driver })
+  }
   const app = createApp({ config, database, verify: await createVerifier(config.jwt), log }).listen({
     port: config.port,
     hostname: config.host,
@@ -40,17 +48,29 @@ async function serve(config: Config) {
     if (stopping) return
     stopping = true
     log.info('server.stopping', { signal })
-    await app.stop()
+    // Requests in flight get until the deadline to finish; then their connections are closed.
+    const deadline = setTimeout(() => void app.server?.stop(true), SHUTDOWN_GRACE_MS)
+    await app.server?.stop(false)
+    clearTimeout(deadline)
     await database.close()
+    log.info('server.stopped', { signal })
     process.exit(0)
   }
   process.on('SIGTERM', () => void stop('SIGTERM'))
   process.on('SIGINT', () => void stop('SIGINT'))
 }
 
-async function runMigrate(config: Config) {
+// Under the 10 s most orchestrators (Docker, Fly.io) wait before SIGKILL.
+const SHUTDOWN_GRACE_MS = 8000
+
+async function runMigrate(config: Config, args: string[]) {
+  const { values } = parseArgs({ args, options: { status: { type: 'boolean', default: false } } })
   const database = await openDatabase(config.database)
   try {
+    if (values.status) {
+      for (const m of await migrationStatus(database.db)) console.log(`${m.applied ? 'applied' : 'pending'}  ${m.tag}`)
+      return
+    }
     const applied = await migrate(database.db)
     console.log(applied.length === 0 ? 'No pending migrations.' : `Applied ${applied.length}: ${applied.join(', ')}`)
   } finally {
@@ -76,7 +96,7 @@ async function main(argv: string[]) {
   if (command === '--version' || command === '-v') return console.log(pkg.version)
   const commands: Record<string, (config: Config, args: string[]) => Promise<void>> = {
     serve: (config) => serve(config),
-    migrate: (config) => runMigrate(config),
+    migrate: runMigrate,
     token,
   }
   const run = commands[command]

@@ -1,47 +1,77 @@
 // Opens the configured database behind one Drizzle type. Nothing outside this file knows which
-// driver is in use: embedded PGlite (default), or Bun's built-in Postgres client.
+// driver is in use: embedded PGlite (the default), Bun's built-in Postgres client, or Neon's
+// serverless Pool over WebSocket.
 import { PGlite } from '@electric-sql/pglite'
+import { neonConfig, Pool } from '@neondatabase/serverless'
 import { SQL } from 'bun'
 import { sql } from 'drizzle-orm'
 import { drizzle as bunSqlDrizzle } from 'drizzle-orm/bun-sql'
+import { drizzle as neonDrizzle } from 'drizzle-orm/neon-serverless'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as pgliteDrizzle } from 'drizzle-orm/pglite'
 import { mkdirSync } from 'node:fs'
 import type { DatabaseConfig } from '../config'
+import { migrate } from './migrate'
 
 export type Database = PgDatabase<PgQueryResultHKT>
 
 export interface DatabaseHandle {
   readonly db: Database
   readonly driver: DatabaseConfig['driver']
-  /** Resolves when the database answers `select 1` within `timeoutMs`; rejects otherwise. */
-  ping(timeoutMs: number): Promise<void>
+  /**
+   * Resolves once the schema is migrated. A failed attempt (the database was away) is retried by
+   * the next call, so a service that started without its database heals when it comes back.
+   */
+  ensureSchema(): Promise<readonly string[]>
+  /** Resolves when the schema is migrated and the database answers, all within `timeoutMs`. */
+  checkReady(timeoutMs: number): Promise<void>
   close(): Promise<void>
 }
 
-export interface PostgresPoolOptions {
-  max?: number
-  connectTimeoutS?: number
-}
-
-export async function openDatabase(config: DatabaseConfig, pool: PostgresPoolOptions = {}): Promise<DatabaseHandle> {
+export async function openDatabase(config: DatabaseConfig, onPoolError: (error: Error) => void = () => {}): Promise<DatabaseHandle> {
   switch (config.driver) {
     case 'pglite': {
       if (config.dataDir !== null) mkdirSync(config.dataDir, { recursive: true })
       const client = await PGlite.create(config.dataDir ?? undefined)
-      return handle('pglite', pgliteDrizzle({ client }), () => client.close())
+      return fromPglite(client)
     }
     case 'postgres': {
+      const { max, connectTimeoutS, statementTimeoutMs } = config.pool
       const client = new SQL(config.url, {
-        max: pool.max ?? 10,
-        connectionTimeout: pool.connectTimeoutS ?? 5,
+        max,
+        connectionTimeout: connectTimeoutS,
         idleTimeout: 30,
+        connection: { statement_timeout: statementTimeoutMs },
       })
       return handle('postgres', bunSqlDrizzle({ client }), () => client.close())
     }
-    case 'neon':
-      throw new Error('DB_DRIVER=neon: the Neon driver is not available in this build')
+    case 'neon': {
+      if (config.wsProxy !== undefined) useLocalProxy(config.wsProxy)
+      const { max, connectTimeoutS, statementTimeoutMs } = config.pool
+      const pool = new Pool({
+        connectionString: config.url,
+        max,
+        connectionTimeoutMillis: connectTimeoutS * 1000,
+        idleTimeoutMillis: 30_000,
+        ...(statementTimeoutMs > 0 && { statement_timeout: statementTimeoutMs }),
+      })
+      // An idle connection the server drops emits 'error' on the pool; unhandled, it would end the
+      // process. The pool discards that connection and opens a new one on the next query.
+      pool.on('error', onPoolError)
+      return handle('neon', neonDrizzle({ client: pool }), () => pool.end())
+    }
   }
+}
+
+/**
+ * Points the Neon driver at a WebSocket-to-Postgres proxy (for local development and tests
+ * against plain Postgres): no TLS inside the socket, no pipelined start-up, no write coalescing.
+ */
+function useLocalProxy(proxy: string) {
+  neonConfig.wsProxy = (host, port) => `${proxy}?address=${host}:${port}`
+  neonConfig.useSecureWebSocket = false
+  neonConfig.pipelineConnect = false
+  neonConfig.coalesceWrites = false
 }
 
 /** Wraps an already-open PGlite (tests load a migrated template into one per suite). */
@@ -50,17 +80,35 @@ export function fromPglite(client: PGlite): DatabaseHandle {
 }
 
 function handle(driver: DatabaseConfig['driver'], db: Database, close: () => Promise<void>): DatabaseHandle {
+  const done = Promise.resolve([] as readonly string[])
+  let migrating: Promise<readonly string[]> | null = null
+  let migrated = false
+  const ensureSchema = () => {
+    if (migrated) return done
+    migrating ??= migrate(db).then(
+      (applied) => {
+        migrated = true
+        return applied
+      },
+      (error: unknown) => {
+        migrating = null
+        throw error
+      },
+    )
+    return migrating
+  }
   return {
     db,
     driver,
     close,
-    async ping(timeoutMs) {
+    ensureSchema,
+    async checkReady(timeoutMs) {
       let timer: Timer | undefined
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('database ping timed out')), timeoutMs)
+        timer = setTimeout(() => reject(new Error('the database did not answer in time')), timeoutMs)
       })
       try {
-        await Promise.race([db.execute(sql`select 1`), timeout])
+        await Promise.race([ensureSchema().then(() => db.execute(sql`select 1`)), timeout])
       } finally {
         clearTimeout(timer)
       }

@@ -51,3 +51,19 @@ export async function migrate(db: Database, list: readonly Migration[] = migrati
     return pending.map((m) => m.tag)
   })
 }
+
+export interface MigrationState {
+  tag: string
+  applied: boolean
+}
+
+/** Every embedded migration, applied or pending (for `migrate --status`). */
+export async function migrationStatus(db: Database, list: readonly Migration[] = migrations): Promise<MigrationState[]> {
+  const [exists] = await db
+    .select({ n: sql<number>`count(*)`.mapWith(Number) })
+    .from(sql`information_schema.tables`)
+    .where(sql`table_schema = 'drizzle' and table_name = '__drizzle_migrations'`)
+  const applied = exists!.n === 0 ? [] : await db.select({ createdAt: journal.createdAt }).from(journal)
+  const appliedAt = new Set(applied.map((m) => m.createdAt))
+  return list.map((m) => ({ tag: m.tag, applied: appliedAt.has(m.folderMillis) }))
+}

@@ -3,6 +3,7 @@
 import { ValueErrorType } from '@sinclair/typebox/errors'
 import { Elysia, t, type Static } from 'elysia'
 import type { Logger } from '../log'
+import { databaseState, isUnavailable } from '../db/errors'
 import { requestIdOf } from './request'
 
 const codes = {
@@ -76,40 +77,6 @@ export const commonErrors = {
   429: Problem,
   500: Problem,
   503: Problem,
-}
-
-// Postgres and driver failures that mean "the database is not there right now", not a bug.
-const unavailableSqlStates = /^(08|53|57P0[1-3])/
-const unavailableCodes = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ERR_POSTGRES_CONNECTION_CLOSED',
-  'ERR_POSTGRES_CONNECTION_TIMEOUT',
-  'ERR_POSTGRES_IDLE_TIMEOUT',
-  'ERR_POSTGRES_LIFETIME_TIMEOUT',
-])
-
-function databaseState(error: unknown): { sqlState?: string; code?: string } {
-  // Drizzle wraps driver errors in DrizzleQueryError, whose message holds the SQL and its
-  // parameters (task text): only the codes underneath are ever read.
-  let e: unknown = error
-  for (let depth = 0; depth < 4 && e instanceof Error; depth++) {
-    const any = e as { errno?: unknown; code?: unknown; cause?: unknown }
-    if (typeof any.errno === 'string' && /^[0-9A-Z]{5}$/.test(any.errno)) return { sqlState: any.errno }
-    if (typeof any.code === 'string' && /^[0-9A-Z]{5}$/.test(any.code)) return { sqlState: any.code }
-    if (typeof any.code === 'string' && unavailableCodes.has(any.code)) return { code: any.code }
-    e = any.cause
-  }
-  return {}
-}
-
-export function isUnavailable(error: unknown): boolean {
-  const { sqlState, code } = databaseState(error)
-  return code !== undefined || (sqlState !== undefined && unavailableSqlStates.test(sqlState))
 }
 
 const RETRY_AFTER_S = '5'

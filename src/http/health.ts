@@ -5,7 +5,7 @@ import { ApiError, Problem } from './errors'
 
 const READY_TIMEOUT_MS = 2000
 
-export const health = (database: Pick<DatabaseHandle, 'ping'>) =>
+export const health = (database: Pick<DatabaseHandle, 'checkReady'>) =>
   new Elysia({ name: 'health', detail: { tags: ['operations'] } })
     .get('/healthz', () => ({ status: 'ok' as const }), {
       response: { 200: t.Object({ status: t.Literal('ok') }) },
@@ -15,7 +15,7 @@ export const health = (database: Pick<DatabaseHandle, 'ping'>) =>
       '/readyz',
       async () => {
         try {
-          await database.ping(READY_TIMEOUT_MS)
+          await database.checkReady(READY_TIMEOUT_MS)
         } catch {
           throw new ApiError('SERVICE_UNAVAILABLE', 'The database did not answer', { headers: { 'retry-after': '5' } })
         }
@@ -23,6 +23,6 @@ export const health = (database: Pick<DatabaseHandle, 'ping'>) =>
       },
       {
         response: { 200: t.Object({ status: t.Literal('ready') }), 503: Problem },
-        detail: { summary: 'Readiness: 200 when the database answers within 2 s' },
+        detail: { summary: 'Readiness: 200 when the database is migrated and answers within 2 s' },
       },
     )

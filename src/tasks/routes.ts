@@ -3,7 +3,7 @@
 import { Elysia, t } from 'elysia'
 import { auth } from '../auth/plugin'
 import type { Verifier } from '../auth/verify'
-import type { Database } from '../db/client'
+import type { DatabaseHandle } from '../db/client'
 import { decodeJson } from '../http/body'
 import { ApiError, commonErrors, Problem } from '../http/errors'
 import { requestIdOf } from '../http/request'
@@ -13,7 +13,7 @@ import * as q from './queries'
 
 export interface TasksOptions<Prefix extends string> {
   prefix: Prefix
-  db: Database
+  database: DatabaseHandle
   log: Logger
   verify: Verifier
 }
@@ -23,7 +23,8 @@ const TaskParams = t.Object({ id: t.String({ description: 'Task id (UUIDv7)' }) 
 const taskErrors = { ...commonErrors, 403: Problem, 404: Problem }
 const bodyErrors = { 413: Problem, 415: Problem }
 
-export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>({ prefix, db, log, verify }: TasksOptions<Prefix>) => {
+export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>({ prefix, database, log, verify }: TasksOptions<Prefix>) => {
+  const { db } = database
   /** The error for an id the caller does not own: 403 (logged) if another user has it, else 404. */
   const missing = async (request: Request, userId: string, id: string) => {
     if (await q.ownedByAnother(db, userId, id)) {
@@ -41,6 +42,11 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
     new Elysia({ name: 'tasks', seed: prefix, prefix, detail: { tags: ['tasks'], security: [{ bearer: [] }] } })
       .use(auth({ verify, log }))
       .onTransform(decodeJson)
+      // A service that started while its database was away migrates on the first request after it
+      // returns; until then this fails fast with the driver's error, answered as 503.
+      .onTransform(async () => {
+        await database.ensureSchema()
+      })
       // A malformed id is simply a task that does not exist; it never reaches the database.
       .onTransform(({ params }) => {
         const id = (params as Record<string, string | undefined> | undefined)?.id

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { openDatabase, type Database } from '../../src/db/client'
 import { journal, migrate, MigrationError, migrations, type Migration } from '../../src/db/migrate'
 import { tasks } from '../../src/db/schema'
-import { drivers, hasPostgres, scratchPostgres } from '../support/databases'
+import { databaseConfig, drivers, hasPostgres, scratchPostgres } from '../support/databases'
 
 const recorded = async (db: Database) => (await db.select({ createdAt: journal.createdAt }).from(journal)).map((r) => r.createdAt)
 const tableExists = async (db: Database, name: string) => {
@@ -96,7 +96,7 @@ describe('migrations [pglite on disk]', () => {
 describe.if(hasPostgres)('migrations [postgres, five instances at once]', () => {
   test('every migrator succeeds and each migration, data included, is applied exactly once', async () => {
     const scratch = await scratchPostgres()
-    const handles = await Promise.all(Array.from({ length: 5 }, () => openDatabase({ driver: 'postgres', url: scratch.url })))
+    const handles = await Promise.all(Array.from({ length: 5 }, () => openDatabase(databaseConfig({ DATABASE_URL: scratch.url }))))
     try {
       const results = await Promise.all(handles.map((h) => migrate(h.db)))
       expect(results.flat()).toEqual(migrations.map((m) => m.tag))

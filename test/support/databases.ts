@@ -2,8 +2,10 @@
 // TEST_DATABASE_URL is set. Each suite gets a database of its own, made fresh and dropped after.
 import { PGlite } from '@electric-sql/pglite'
 import { SQL } from 'bun'
+import { loadConfig, type DatabaseConfig } from '../../src/config'
 import { fromPglite, openDatabase, type DatabaseHandle } from '../../src/db/client'
 import { migrate } from '../../src/db/migrate'
+import { startWsProxy, type WsProxy } from './ws-proxy'
 
 export interface TestDatabase {
   handle: DatabaseHandle
@@ -11,7 +13,7 @@ export interface TestDatabase {
 }
 
 export interface TestDriver {
-  name: 'pglite' | 'postgres'
+  name: 'pglite' | 'postgres' | 'neon'
   /** A new, migrated database of its own. */
   create(options?: { migrated?: boolean }): Promise<TestDatabase>
 }
@@ -68,11 +70,39 @@ export async function scratchPostgres(): Promise<{ url: string; drop(): Promise<
   }
 }
 
+/** The configuration the service would derive from these variables (pool defaults included). */
+export function databaseConfig(env: Record<string, string>): DatabaseConfig {
+  return loadConfig({ JWT_SECRET: 'unused-here', ...env }).database
+}
+
 const postgres: TestDriver = {
   name: 'postgres',
   async create({ migrated = true } = {}) {
     const scratch = await scratchPostgres()
-    const handle = await openDatabase({ driver: 'postgres', url: scratch.url })
+    const handle = await openDatabase(databaseConfig({ DATABASE_URL: scratch.url }))
+    if (migrated) await migrate(handle.db)
+    return {
+      handle,
+      async drop() {
+        await handle.close()
+        await scratch.drop()
+      },
+    }
+  },
+}
+
+// One relay per test process, in front of the test Postgres, for the Neon driver.
+let proxy: WsProxy | undefined
+export function neonProxy(): WsProxy {
+  const url = new URL(postgresUrl!)
+  return (proxy ??= startWsProxy({ host: url.hostname, port: Number(url.port || 5432) }))
+}
+
+const neon: TestDriver = {
+  name: 'neon',
+  async create({ migrated = true } = {}) {
+    const scratch = await scratchPostgres()
+    const handle = await openDatabase(databaseConfig({ DATABASE_URL: scratch.url, DB_DRIVER: 'neon', NEON_WS_PROXY: neonProxy().address }))
     if (migrated) await migrate(handle.db)
     return {
       handle,
@@ -87,4 +117,4 @@ const postgres: TestDriver = {
 export const hasPostgres = postgresUrl !== undefined
 
 /** The drivers every API suite runs on. */
-export const drivers: TestDriver[] = hasPostgres ? [pglite, postgres] : [pglite]
+export const drivers: TestDriver[] = hasPostgres ? [pglite, postgres, neon] : [pglite]
