@@ -25,6 +25,7 @@ export function databaseState(error: unknown): { sqlState?: string; code?: strin
   // Drizzle wraps driver errors in DrizzleQueryError, whose message holds the SQL and its
   // parameters (task text): only the codes underneath are ever read.
   let e: unknown = error
+  if (e instanceof ErrorEvent) return { code: 'WEBSOCKET_FAILED' }
   for (let depth = 0; depth < 4 && e instanceof Error; depth++) {
     const any = e as { errno?: unknown; code?: unknown; cause?: unknown }
     if (typeof any.errno === 'string' && /^[0-9A-Z]{5}$/.test(any.errno)) return { sqlState: any.errno }

@@ -1,0 +1,71 @@
+// The service as a real child process (for signals, kill -9, start-up and the compiled binary):
+// started on a free port, its JSON log lines collected, stopped by a signal.
+import type { Subprocess } from 'bun'
+import { join } from 'node:path'
+
+export const repoRoot = join(import.meta.dir, '../..')
+
+export interface RunningServer {
+  url: string
+  proc: Subprocess<'ignore', 'pipe', 'pipe'>
+  /** stdout lines so far, parsed where they are JSON. */
+  logs: Record<string, unknown>[]
+  stderr(): string
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+/** Starts `command` (by default `bun src/index.ts serve`) and waits for its server.started line. */
+export async function startServer(env: Record<string, string>, command = ['bun', join(repoRoot, 'src/index.ts'), 'serve'], cwd = repoRoot): Promise<RunningServer> {
+  const proc = Bun.spawn(command, {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  const logs: Record<string, unknown>[] = []
+  let errText = ''
+  void (async () => {
+    for await (const chunk of proc.stderr) errText += new TextDecoder().decode(chunk)
+  })()
+
+  const started = new Promise<string>((resolve, reject) => {
+    void (async () => {
+      let buffer = ''
+      for await (const chunk of proc.stdout) {
+        buffer += new TextDecoder().decode(chunk)
+        let newline: number
+        while ((newline = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, newline)
+          buffer = buffer.slice(newline + 1)
+          try {
+            const entry = JSON.parse(line) as Record<string, unknown>
+            logs.push(entry)
+            if (entry.message === 'server.started') resolve(String(entry.url).replace(/\/$/, ''))
+          } catch {
+            logs.push({ raw: line })
+          }
+        }
+      }
+      reject(new Error(`the server exited (${await proc.exited}) before it started:\n${errText}`))
+    })()
+  })
+  const url = await Promise.race([
+    started,
+    Bun.sleep(30_000).then(() => {
+      proc.kill('SIGKILL')
+      throw new Error(`the server did not start within 30 s:\n${errText}`)
+    }),
+  ])
+  return {
+    url,
+    proc,
+    logs,
+    stderr: () => errText,
+    async stop(signal = 'SIGTERM') {
+      proc.kill(signal)
+      return proc.exited
+    },
+  }
+}

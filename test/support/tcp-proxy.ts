@@ -1,0 +1,102 @@
+// A TCP relay in front of the test Postgres that can be stopped and started on the same port, to
+// play a database that is away at start-up and comes back.
+import type { Socket, TCPSocketListener } from 'bun'
+
+interface Pair {
+  peer?: Socket<Pair>
+  backlog: Uint8Array[]
+  sockets: Set<Socket<Pair>>
+}
+
+function flush(pair: Pair) {
+  while (pair.peer && pair.backlog.length > 0) {
+    const chunk = pair.backlog[0]!
+    const written = pair.peer.write(chunk)
+    if (written < chunk.byteLength) {
+      pair.backlog[0] = chunk.subarray(Math.max(written, 0))
+      return
+    }
+    pair.backlog.shift()
+  }
+}
+
+export interface TcpProxy {
+  readonly port: number
+  start(): void
+  /** Stops listening and cuts every relayed connection. */
+  stop(): void
+}
+
+export function startTcpProxy(target: { host: string; port: number }, { listening = true } = {}): TcpProxy {
+  const open = new Set<Socket<Pair>>()
+  // Reserve a port by listening once; a stopped proxy comes back on the same one.
+  let listener: TCPSocketListener<Pair> | undefined
+  const listen = (port: number) =>
+    Bun.listen<Pair>({
+      hostname: '127.0.0.1',
+      port,
+      socket: {
+        async open(client) {
+          const toClient: Pair = { backlog: [], sockets: open, peer: client }
+          client.data = { backlog: [], sockets: open }
+          open.add(client)
+          try {
+            const upstream = await Bun.connect<Pair>({
+              hostname: target.host,
+              port: target.port,
+              data: toClient,
+              socket: {
+                data: (s, chunk) => {
+                  s.data.backlog.push(new Uint8Array(chunk))
+                  flush(s.data)
+                },
+                // upstream can take more: flush what the client sent
+                drain: () => flush(client.data),
+                close: () => {
+                  client.end()
+                },
+                error: () => {
+                  client.end()
+                },
+              },
+            })
+            open.add(upstream)
+            client.data.peer = upstream
+            flush(client.data)
+          } catch {
+            client.end()
+          }
+        },
+        data: (s, chunk) => {
+          s.data.backlog.push(new Uint8Array(chunk))
+          flush(s.data)
+        },
+        // the client can take more: flush what upstream sent
+        drain: (s) => {
+          if (s.data.peer) flush(s.data.peer.data)
+        },
+        close: (s) => {
+          open.delete(s)
+          s.data.peer?.end()
+        },
+      },
+    })
+  listener = listen(0)
+  const port = listener.port
+  if (!listening) {
+    listener.stop(true)
+    listener = undefined
+  }
+  return {
+    port,
+    start() {
+      listener ??= listen(port)
+    },
+    stop() {
+      listener?.stop(true)
+      listener = undefined
+      for (const s of open) s.end()
+      open.clear()
+    },
+  }
+}
