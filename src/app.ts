@@ -8,19 +8,21 @@ import { rawBody } from './http/body'
 import { docs } from './http/docs'
 import { errors } from './http/errors'
 import { health } from './http/health'
+import { createRateLimits } from './http/rate-limit'
 import { requestContext } from './http/request'
 import type { Logger } from './log'
 import { tasks } from './tasks/routes'
 
 export interface AppDeps {
-  config: Pick<Config, 'corsOrigins'>
+  config: Pick<Config, 'corsOrigins' | 'rateLimit' | 'trustProxy'>
   database: DatabaseHandle
   verify: Verifier
   log: Logger
 }
 
 export function createApp({ config, database, verify, log }: AppDeps) {
-  const shared = { database, log, verify }
+  // One set of budgets for the whole app: the three path families spend the same ones.
+  const shared = { database, log, verify, limits: createRateLimits(config.rateLimit), trustProxy: config.trustProxy }
   const known = { routes: [] as readonly { method: string; path: string }[] }
   const app = new Elysia({ normalize: false })
     .use(requestContext({ log, corsOrigins: config.corsOrigins }))

@@ -18,11 +18,17 @@ const Env = t.Object({
   NEON_WS_PROXY: t.Optional(t.String({ pattern: '^[^/:]+(:\\d+)?(/.*)?$' })),
   JWT_SECRET: t.Optional(t.String({ minLength: 1 })),
   BETTER_AUTH_SECRET: t.Optional(t.String({ minLength: 1 })),
+  JWT_JWKS_URL: t.Optional(t.String({ pattern: '^https?://' })),
+  JWT_JWKS_COOLDOWN_S: t.Optional(Seconds),
   JWT_ISSUER: t.Optional(t.String({ minLength: 1 })),
   JWT_AUDIENCE: t.Optional(t.String({ minLength: 1 })),
   JWT_CLOCK_SKEW_S: t.Optional(Seconds),
   JWT_USER_CLAIM: t.Optional(t.String({ minLength: 1 })),
   CORS_ORIGINS: t.Optional(t.String()),
+  RATE_LIMIT_PER_IP: t.Optional(t.Integer({ minimum: 0, maximum: 1_000_000 })),
+  RATE_LIMIT_PER_USER: t.Optional(t.Integer({ minimum: 0, maximum: 1_000_000 })),
+  RATE_LIMIT_WINDOW_S: t.Optional(t.Integer({ minimum: 1, maximum: 86_400 })),
+  TRUST_PROXY: t.Optional(t.String({ pattern: '^[A-Za-z0-9-]+$' })),
   LOG_LEVEL: t.Optional(t.Union([t.Literal('debug'), t.Literal('info'), t.Literal('warn'), t.Literal('error'), t.Literal('silent')])),
   NODE_ENV: t.Optional(t.String()),
 })
@@ -39,11 +45,17 @@ const describe: Record<keyof Static<typeof Env>, string> = {
   NEON_WS_PROXY: 'a host[:port][/path] of a WebSocket-to-Postgres proxy, such as localhost:4444/v1',
   JWT_SECRET: 'a non-empty secret',
   BETTER_AUTH_SECRET: 'a non-empty secret',
+  JWT_JWKS_URL: 'an http:// or https:// URL of a JSON Web Key Set',
+  JWT_JWKS_COOLDOWN_S: 'an integer number of seconds from 0 to 3600',
   JWT_ISSUER: 'a non-empty string',
   JWT_AUDIENCE: 'a non-empty string',
   JWT_CLOCK_SKEW_S: 'an integer number of seconds from 0 to 3600',
   JWT_USER_CLAIM: 'a claim name',
   CORS_ORIGINS: 'a comma-separated list of origins',
+  RATE_LIMIT_PER_IP: 'an integer number of requests per window (0 turns the limit off)',
+  RATE_LIMIT_PER_USER: 'an integer number of requests per window (0 turns the limit off)',
+  RATE_LIMIT_WINDOW_S: 'an integer number of seconds from 1 to 86400',
+  TRUST_PROXY: 'the name of the header that carries the client address, such as Fly-Client-IP or X-Forwarded-For',
   LOG_LEVEL: 'one of debug, info, warn, error, silent',
   NODE_ENV: 'a string',
 }
@@ -69,15 +81,22 @@ export interface Config {
   readonly production: boolean
   readonly database: DatabaseConfig
   readonly jwt: {
-    readonly secret: Uint8Array<ArrayBuffer>
+    /** HMAC key for HS256/384/512 tokens, when configured. */
+    readonly secret?: Uint8Array<ArrayBuffer>
     /** set when the secret is the built-in development one */
     readonly developmentSecret: boolean
+    /** Key set for asymmetric tokens (EdDSA, ES256, RS256), when configured. */
+    readonly jwksUrl?: URL
+    readonly jwksCooldownS: number
     readonly issuer?: string
     readonly audience?: string
     readonly clockSkewS: number
     readonly userClaim: string
   }
   readonly corsOrigins: readonly string[]
+  readonly rateLimit: { readonly perIp: number; readonly perUser: number; readonly windowS: number }
+  /** The header naming the client address, set by a trusted proxy; else the socket address. */
+  readonly trustProxy?: string
   readonly logLevel: LogLevel
 }
 
@@ -92,7 +111,17 @@ export class ConfigError extends Error {
   }
 }
 
-const numeric = new Set(['PORT', 'JWT_CLOCK_SKEW_S', 'DB_POOL_MAX', 'DB_CONNECT_TIMEOUT_S', 'DB_STATEMENT_TIMEOUT_MS'])
+const numeric = new Set([
+  'PORT',
+  'JWT_CLOCK_SKEW_S',
+  'JWT_JWKS_COOLDOWN_S',
+  'DB_POOL_MAX',
+  'DB_CONNECT_TIMEOUT_S',
+  'DB_STATEMENT_TIMEOUT_MS',
+  'RATE_LIMIT_PER_IP',
+  'RATE_LIMIT_PER_USER',
+  'RATE_LIMIT_WINDOW_S',
+])
 
 /** Parses an environment (process.env by default). Throws ConfigError naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -115,12 +144,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const development = e.NODE_ENV === 'development'
   const configuredSecret = e.JWT_SECRET ?? e.BETTER_AUTH_SECRET
   const secretName = e.JWT_SECRET ? 'JWT_SECRET' : 'BETTER_AUTH_SECRET'
-  const secret = configuredSecret ?? (development ? DEVELOPMENT_SECRET : undefined)
-  if (secret === undefined) {
+  const secret = configuredSecret ?? (development && !e.JWT_JWKS_URL ? DEVELOPMENT_SECRET : undefined)
+  if (secret === undefined && !e.JWT_JWKS_URL) {
     problems.add(
-      'JWT_SECRET: no key configured; set JWT_SECRET (or BETTER_AUTH_SECRET), or NODE_ENV=development for a development-only secret',
+      'JWT_SECRET: no key configured; set JWT_JWKS_URL or JWT_SECRET (or BETTER_AUTH_SECRET), or NODE_ENV=development for a development-only secret',
     )
-  } else if (production && new TextEncoder().encode(secret).length < MIN_PRODUCTION_SECRET_BYTES) {
+  } else if (secret !== undefined && production && new TextEncoder().encode(secret).length < MIN_PRODUCTION_SECRET_BYTES) {
     problems.add(`${secretName}: must be at least ${MIN_PRODUCTION_SECRET_BYTES} bytes when NODE_ENV=production`)
   }
 
@@ -153,14 +182,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     production,
     database: Object.freeze(database),
     jwt: Object.freeze({
-      secret: new TextEncoder().encode(secret),
-      developmentSecret: configuredSecret === undefined,
+      secret: secret === undefined ? undefined : new TextEncoder().encode(secret),
+      developmentSecret: secret !== undefined && configuredSecret === undefined,
+      jwksUrl: e.JWT_JWKS_URL === undefined ? undefined : new URL(e.JWT_JWKS_URL),
+      jwksCooldownS: e.JWT_JWKS_COOLDOWN_S ?? 30,
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
       clockSkewS: e.JWT_CLOCK_SKEW_S ?? 30,
       userClaim: e.JWT_USER_CLAIM ?? 'sub',
     }),
     corsOrigins: Object.freeze(corsOrigins),
+    rateLimit: Object.freeze({ perIp: e.RATE_LIMIT_PER_IP ?? 1200, perUser: e.RATE_LIMIT_PER_USER ?? 600, windowS: e.RATE_LIMIT_WINDOW_S ?? 60 }),
+    trustProxy: e.TRUST_PROXY?.toLowerCase(),
     logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === 'test' ? 'silent' : 'info'),
   })
 }

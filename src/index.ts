@@ -1,9 +1,10 @@
 #!/usr/bin/env bun
-// The command line: serve (the default), migrate, token.
+// The command line: serve (the default), migrate, token, healthcheck, openapi. The same file is the
+// entry point of `bun src/index.ts` and of the compiled binary (dist/taskapi).
 import { SignJWT } from 'jose'
 import { parseArgs } from 'node:util'
 import { createApp } from './app'
-import { createVerifier } from './auth/verify'
+import { createVerifier, type Verifier } from './auth/verify'
 import { ConfigError, loadConfig, type Config } from './config'
 import { openDatabase } from './db/client'
 import { migrate, migrationStatus } from './db/migrate'
@@ -18,6 +19,8 @@ Usage:
   taskapi migrate [--status]      apply pending database migrations (or list them) and exit
   taskapi token --sub ID [--ttl 1h]
                                   print a token for user ID, signed with the configured secret
+  taskapi healthcheck [--url URL] exit 0 when /healthz answers 200 (default: this host's PORT), else 1
+  taskapi openapi                 print the OpenAPI document (JSON) and exit
   taskapi --help | --version
 
 Configuration comes from the environment (and .env); see the README.`
@@ -82,36 +85,105 @@ async function token(config: Config, args: string[]) {
   const { values } = parseArgs({ args, options: { sub: { type: 'string' }, ttl: { type: 'string', default: '1h' } } })
   if (!values.sub) throw new UsageError('token needs --sub ID')
   if (!/^\d+[smhd]$/.test(values.ttl)) throw new UsageError('--ttl must look like 30s, 15m, 1h or 7d')
+  if (!config.jwt.secret) {
+    // A JWKS holds public keys only: its tokens come from the identity provider that has the private key.
+    throw new CommandError('token signs with an HMAC secret, and none is configured (only JWT_JWKS_URL): set JWT_SECRET, or get tokens from your identity provider')
+  }
+  // Tokens for a JWKS issuer come from that issuer; only an HMAC secret can be signed with here.
+  if (!config.jwt.secret) throw new UsageError('token needs an HMAC secret (JWT_SECRET); with only JWT_JWKS_URL, get tokens from the issuer')
   const jwt = new SignJWT({ [config.jwt.userClaim]: values.sub }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt().setExpirationTime(values.ttl)
   if (config.jwt.issuer) jwt.setIssuer(config.jwt.issuer)
   if (config.jwt.audience) jwt.setAudience(config.jwt.audience)
   console.log(await jwt.sign(config.jwt.secret))
 }
 
+/**
+ * Exit 0 when /healthz answers 200 within the timeout, else 1: the container health check, in an
+ * image that has no curl.
+ */
+async function healthcheck(config: () => Config, args: string[]) {
+  const { values } = parseArgs({ args, options: { url: { type: 'string' } } })
+  const url = values.url ?? defaultHealthUrl(config())
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(HEALTHCHECK_TIMEOUT_MS), redirect: 'manual' })
+    await res.body?.cancel()
+    if (res.status === 200) return console.log(`${url}: 200`)
+    console.error(`taskapi healthcheck: ${url} answered ${res.status}`)
+  } catch (error) {
+    console.error(`taskapi healthcheck: ${url} failed: ${(error as Error).message}`)
+  }
+  process.exitCode = 1
+}
+
+const HEALTHCHECK_TIMEOUT_MS = 3000
+
+function defaultHealthUrl({ host, port }: Config) {
+  // A wildcard listen address is reached through loopback.
+  const target = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host
+  return `http://${target}:${port}/healthz`
+}
+
+/**
+ * Prints the OpenAPI document. It describes the code, not a deployment, so it is built from a fixed
+ * configuration: no key, database or network is needed, and no database is opened.
+ */
+async function openapi(args: string[]) {
+  parseArgs({ args, options: {} })
+  const config = loadConfig({ NODE_ENV: 'development', LOG_LEVEL: 'silent' })
+  // Bun's Postgres client connects on its first query, and the document needs none: this handle
+  // never opens a connection (its address is a closed port, should a route ever try).
+  const database = await openDatabase({
+    driver: 'postgres',
+    url: 'postgres://openapi@127.0.0.1:1/none',
+    pool: { max: 1, connectTimeoutS: 1, statementTimeoutMs: 0 },
+  })
+  const verify: Verifier = () => Promise.reject(new Error('taskapi openapi serves no requests'))
+  const app = createApp({ config, database, verify, log: createLogger('silent') })
+  try {
+    const res = await app.handle(new Request('http://localhost/docs/json'))
+    if (res.status !== 200) throw new Error(`/docs/json answered ${res.status}: ${await res.text()}`)
+    console.log(JSON.stringify(await res.json(), null, 2))
+  } finally {
+    await database.close()
+  }
+}
+
+/** Wrong invocation: usage on stderr, exit 2. */
 class UsageError extends Error {}
+/** A command that cannot do what it was asked: its message on stderr, exit 1. */
+class CommandError extends Error {}
 
 async function main(argv: string[]) {
   const [command = 'serve', ...rest] = argv
-  if (command === '--help' || command === '-h') return console.log(usage)
+  if (command === '--help' || command === '-h' || rest.includes('--help') || rest.includes('-h')) return console.log(usage)
   if (command === '--version' || command === '-v') return console.log(pkg.version)
-  const commands: Record<string, (config: Config, args: string[]) => Promise<void>> = {
-    serve: (config) => serve(config),
-    migrate: runMigrate,
-    token,
+  const config = () => loadConfig()
+  const commands: Record<string, (args: string[]) => Promise<void>> = {
+    serve: (args) => {
+      parseArgs({ args, options: {} })
+      return serve(config())
+    },
+    migrate: (args) => runMigrate(config(), args),
+    token: (args) => token(config(), args),
+    healthcheck: (args) => healthcheck(config, args),
+    openapi,
   }
-  const run = commands[command]
-  if (!run) throw new UsageError(`unknown command "${command}"`)
-  await run(loadConfig(), rest)
+  const run = Object.hasOwn(commands, command) ? commands[command] : undefined
+  if (!run) throw new UsageError(command.startsWith('-') ? `unknown option "${command}"` : `unknown command "${command}"`)
+  await run(rest)
 }
+
+// Errors from node:util parseArgs: an unknown flag, a flag without its value, a stray argument.
+const parseErrors = new Set(['ERR_PARSE_ARGS_UNKNOWN_OPTION', 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE', 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL'])
 
 try {
   await main(process.argv.slice(2))
 } catch (error) {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof CommandError) {
     console.error(error.message)
     process.exit(1)
   }
-  if (error instanceof UsageError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+  if (error instanceof UsageError || parseErrors.has((error as { code?: string }).code ?? '')) {
     console.error(`taskapi: ${(error as Error).message}\n\n${usage}`)
     process.exit(2)
   }

@@ -1,9 +1,20 @@
 // Verifies a bearer token and says exactly why one failed, so every failure can be logged with its
-// reason. The token's header picks the key; the algorithm must fit that key.
-import { errors, jwtVerify, type JWTHeaderParameters } from 'jose'
+// reason. The token's header picks the key source (HS* → the HMAC secret; EdDSA, ES256, RS256 →
+// the JWKS), and the algorithm must fit that key: an HMAC token is never checked against a public
+// key, nor a public-key token against the secret.
+import { createRemoteJWKSet, errors, jwtVerify, type FlattenedJWSInput, type JWTHeaderParameters } from 'jose'
 import type { Config } from '../config'
 
-export type AuthFailure = 'missing' | 'malformed' | 'algorithm' | 'signature' | 'expired' | 'claims'
+export type AuthFailure =
+  | 'missing'
+  | 'malformed'
+  | 'algorithm'
+  | 'signature'
+  | 'expired'
+  | 'claims'
+  | 'unknown_key'
+  /** Our side failed (the issuer's key set could not be fetched): a 503, not the client's fault. */
+  | 'key_fetch_failed'
 
 export class AuthError extends Error {
   override name = 'AuthError'
@@ -12,8 +23,8 @@ export class AuthError extends Error {
   }
 }
 
-const hmacAlgorithms = ['HS256', 'HS384', 'HS512'] as const
-type HmacAlgorithm = (typeof hmacAlgorithms)[number]
+const hmacAlgorithms = ['HS256', 'HS384', 'HS512']
+const publicKeyAlgorithms = ['EdDSA', 'ES256', 'RS256']
 const MAX_USER_ID = 255
 
 export type Verifier = (authorization: string | null) => Promise<string>
@@ -22,17 +33,26 @@ export type Verifier = (authorization: string | null) => Promise<string>
 export async function createVerifier(jwt: Config['jwt']): Promise<Verifier> {
   // One imported key per HMAC algorithm, made once rather than on every request.
   const hmacKeys = new Map<string, CryptoKey>()
-  for (const alg of hmacAlgorithms) {
-    const hash = `SHA-${alg.slice(2)}`
-    hmacKeys.set(alg, await crypto.subtle.importKey('raw', jwt.secret, { name: 'HMAC', hash }, false, ['verify']))
+  if (jwt.secret) {
+    for (const alg of hmacAlgorithms) {
+      const hash = `SHA-${alg.slice(2)}`
+      hmacKeys.set(alg, await crypto.subtle.importKey('raw', jwt.secret, { name: 'HMAC', hash }, false, ['verify']))
+    }
   }
-  const keyFor = (header: JWTHeaderParameters) => {
-    const key = hmacKeys.get(header.alg as HmacAlgorithm)
-    if (!key) throw new AuthError('algorithm', `tokens signed with ${JSON.stringify(header.alg)} are not accepted`)
-    return key
+  // Cached; refetched when a token names an unknown kid, at most once per cooldown, so a flood
+  // of made-up kids cannot hammer the issuer.
+  const jwks = jwt.jwksUrl
+    ? createRemoteJWKSet(jwt.jwksUrl, { cooldownDuration: jwt.jwksCooldownS * 1000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5000 })
+    : undefined
+
+  const keyFor = (header: JWTHeaderParameters, token: FlattenedJWSInput) => {
+    const hmac = hmacKeys.get(header.alg)
+    if (hmac) return hmac
+    if (jwks && publicKeyAlgorithms.includes(header.alg)) return jwks(header, token)
+    throw new AuthError('algorithm', `tokens signed with ${JSON.stringify(header.alg)} are not accepted`)
   }
   const options = {
-    algorithms: [...hmacAlgorithms],
+    algorithms: [...hmacKeys.keys(), ...(jwks ? publicKeyAlgorithms : [])],
     issuer: jwt.issuer,
     audience: jwt.audience,
     clockTolerance: jwt.clockSkewS,
@@ -63,5 +83,14 @@ function classify(error: unknown): AuthError {
   if (error instanceof errors.JWTClaimValidationFailed) return new AuthError('claims', `the "${error.claim}" claim is not valid`)
   if (error instanceof errors.JOSEAlgNotAllowed) return new AuthError('algorithm', 'the token algorithm is not accepted')
   if (error instanceof errors.JWSSignatureVerificationFailed) return new AuthError('signature', 'the token signature is not valid')
+  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) {
+    return new AuthError('unknown_key', 'the token was signed with a key the issuer does not publish')
+  }
+  // The key set could not be had: fetch() threw (refused, DNS, reset), it timed out, the answer
+  // was not 200 (jose's generic error), or it was not a key set.
+  const generic = error instanceof errors.JOSEError && error.code === 'ERR_JOSE_GENERIC'
+  if (!(error instanceof errors.JOSEError) || generic || error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) {
+    return new AuthError('key_fetch_failed', "the issuer's keys could not be fetched")
+  }
   return new AuthError('malformed', 'the token is not a well-formed JWT')
 }

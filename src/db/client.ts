@@ -2,6 +2,11 @@
 // driver is in use: embedded PGlite (the default), Bun's built-in Postgres client, or Neon's
 // serverless Pool over WebSocket.
 import { PGlite } from '@electric-sql/pglite'
+// PGlite's runtime files, embedded in the compiled binary (a path inside it) and read from
+// node_modules otherwise: PGlite's own lookup beside its script finds nothing in a binary.
+import initdbWasm from '@electric-sql/pglite/initdb.wasm' with { type: 'file' }
+import fsBundle from '@electric-sql/pglite/pglite.data' with { type: 'file' }
+import pgliteWasm from '@electric-sql/pglite/pglite.wasm' with { type: 'file' }
 import { neonConfig, Pool } from '@neondatabase/serverless'
 import { SQL } from 'bun'
 import { sql } from 'drizzle-orm'
@@ -32,7 +37,7 @@ export async function openDatabase(config: DatabaseConfig, onPoolError: (error: 
   switch (config.driver) {
     case 'pglite': {
       if (config.dataDir !== null) mkdirSync(config.dataDir, { recursive: true })
-      const client = await PGlite.create(config.dataDir ?? undefined)
+      const client = await PGlite.create({ dataDir: config.dataDir ?? undefined, ...(await pgliteFiles()) })
       return fromPglite(client)
     }
     case 'postgres': {
@@ -61,6 +66,13 @@ export async function openDatabase(config: DatabaseConfig, onPoolError: (error: 
       return handle('neon', neonDrizzle({ client: pool }), () => pool.end())
     }
   }
+}
+
+/** PGlite's three runtime files, passed explicitly so the same code runs from source and from the binary. */
+async function pgliteFiles() {
+  const compile = async (path: string) => WebAssembly.compile(await Bun.file(path).arrayBuffer())
+  const [pgliteWasmModule, initdbWasmModule] = await Promise.all([compile(pgliteWasm), compile(initdbWasm)])
+  return { pgliteWasmModule, initdbWasmModule, fsBundle: Bun.file(fsBundle) }
 }
 
 /**

@@ -24,7 +24,7 @@ export function noteUser(request: Request, userId: string) {
   if (m) m.userId = userId
 }
 
-const exposed = ['ETag', 'Location', 'Link', 'X-Request-Id', 'Retry-After'].join(', ')
+const exposed = ['ETag', 'Location', 'Link', 'X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'].join(', ')
 const allowedRequestHeaders = ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'X-Request-Id'].join(', ')
 const allowedMethods = 'GET, POST, PUT, PATCH, DELETE'
 
@@ -39,6 +39,11 @@ export const requestContext = (options: { log: Logger; corsOrigins: readonly str
       const id = given !== null && saneRequestId.test(given) ? given : crypto.randomUUID()
       meta.set(request, { id, startedAt: performance.now() })
       set.headers['x-request-id'] = id
+      set.headers['x-content-type-options'] = 'nosniff'
+      set.headers['referrer-policy'] = 'no-referrer'
+      // User data is for the user's own client only: no shared cache stores it; the browser may
+      // keep it but must revalidate.
+      if (new URL(request.url).pathname.startsWith('/api/')) set.headers['cache-control'] = 'private, no-cache'
 
       const origin = request.headers.get('origin')
       if (origin === null) return
@@ -49,17 +54,16 @@ export const requestContext = (options: { log: Logger; corsOrigins: readonly str
       }
       if (!anyOrigin) set.headers['vary'] = 'Origin'
       if (request.method === 'OPTIONS' && request.headers.has('access-control-request-method')) {
-        const headers: Record<string, string> = { 'x-request-id': id }
-        if (!anyOrigin) headers['vary'] = 'Origin'
+        // A preflight is answered here, whatever route it names; a refused origin gets no CORS headers.
         if (allowed) {
-          Object.assign(headers, {
-            'access-control-allow-origin': anyOrigin ? '*' : origin,
+          Object.assign(set.headers, {
             'access-control-allow-methods': allowedMethods,
             'access-control-allow-headers': allowedRequestHeaders,
             'access-control-max-age': '600',
           })
         }
-        return new Response(null, { status: 204, headers })
+        set.status = 204
+        return new Response(null, { status: 204, headers: set.headers as Record<string, string> })
       }
     })
     .onAfterResponse(({ request, route, set }) => {

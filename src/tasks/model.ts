@@ -18,6 +18,7 @@ const textOf = (min: number, max: number) => (s: string) => storable(s) && codeP
 FormatRegistry.Set('task-title', (s) => textOf(1, 200)(s.trim()))
 FormatRegistry.Set('task-description', textOf(0, 2000))
 FormatRegistry.Set('search-text', textOf(0, 200))
+FormatRegistry.Set('page-size', (s) => /^[1-9]\d{0,3}$/.test(s) && Number(s) <= 1000)
 
 // RFC 3339 with a time zone, a real calendar date, and an instant JavaScript can represent.
 const rfc3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/
@@ -119,7 +120,9 @@ export const ListQuery = t.Object({
       errorMessage: `must be one of ${sorts.join(', ')}, optionally prefixed with -`,
     }),
   ),
-  limit: t.Optional(t.Integer({ minimum: 1, maximum: 1000, default: 50, errorMessage: 'must be an integer from 1 to 1000' })),
+  // A string with a format, not t.Integer: Elysia coerces query integers and then reports a range
+  // error against no field at all.
+  limit: t.Optional(t.String({ format: 'page-size', default: '50', description: 'An integer from 1 to 1000', errorMessage: 'must be an integer from 1 to 1000' })),
   cursor: t.Optional(t.String({ description: 'Opaque; from the Link header of the previous page' })),
 })
 export type ListQuery = Static<typeof ListQuery>

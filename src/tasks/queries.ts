@@ -129,7 +129,9 @@ interface SortSpec {
   accepts: (value: unknown) => boolean
 }
 
-const isInstant = (v: unknown) => typeof v === 'string' && !Number.isNaN(Date.parse(v))
+// Exactly what toISOString() writes, so Postgres can never refuse a cursor value.
+const isInstant = (v: unknown) =>
+  typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(v) && new Date(v).toISOString() === v
 const instantSort = (column: typeof tasks.createdAt | typeof tasks.dueAt, valueOf: (row: TaskRow) => Date | null, nullable: boolean): SortSpec => ({
   key: sql`${column}`,
   bind: (v) => sql`${v}::timestamptz`,
@@ -178,7 +180,7 @@ export function positionFits(position: Position, sort: string): boolean {
 export async function listTasks(
   db: Database,
   userId: string,
-  query: Required<Pick<ListQuery, 'status' | 'sort' | 'limit'>> & ListQuery,
+  query: Required<Pick<ListQuery, 'status' | 'sort'>> & Omit<ListQuery, 'limit'> & { limit: number },
   after: Position | null,
 ): Promise<{ rows: TaskRow[]; next: Position | null }> {
   const { key, descending } = parseSort(query.sort)

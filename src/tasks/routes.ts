@@ -1,21 +1,17 @@
 // The 'tasks' plugin: every task endpoint, mounted once per path family (/api/v1, /api and the
 // older /api/:user_id). Handlers are short: validate, one query, shape the answer.
 import { Elysia, t } from 'elysia'
-import { auth } from '../auth/plugin'
-import type { Verifier } from '../auth/verify'
+import { auth, type AuthOptions } from '../auth/plugin'
 import type { DatabaseHandle } from '../db/client'
 import { decodeJson } from '../http/body'
 import { ApiError, commonErrors, Problem } from '../http/errors'
 import { requestIdOf } from '../http/request'
-import type { Logger } from '../log'
 import { ClearQuery, CreateTask, Deleted, ListQuery, Stats, Task, Toggle, UpdateTask, toTask } from './model'
 import * as q from './queries'
 
-export interface TasksOptions<Prefix extends string> {
+export interface TasksOptions<Prefix extends string> extends AuthOptions {
   prefix: Prefix
   database: DatabaseHandle
-  log: Logger
-  verify: Verifier
 }
 
 // The older family's :user_id rides along in params; the auth plugin has already checked it.
@@ -23,7 +19,8 @@ const TaskParams = t.Object({ id: t.String({ description: 'Task id (UUIDv7)' }) 
 const taskErrors = { ...commonErrors, 403: Problem, 404: Problem }
 const bodyErrors = { 413: Problem, 415: Problem }
 
-export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>({ prefix, database, log, verify }: TasksOptions<Prefix>) => {
+export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>({ prefix, database, ...authOptions }: TasksOptions<Prefix>) => {
+  const { log } = authOptions
   const { db } = database
   /** The error for an id the caller does not own: 403 (logged) if another user has it, else 404. */
   const missing = async (request: Request, userId: string, id: string) => {
@@ -40,7 +37,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
 
   return (
     new Elysia({ name: 'tasks', seed: prefix, prefix, detail: { tags: ['tasks'], security: [{ bearer: [] }] } })
-      .use(auth({ verify, log }))
+      .use(auth(authOptions))
       .onTransform(decodeJson)
       // A service that started while its database was away migrates on the first request after it
       // returns; until then this fails fast with the driver's error, answered as 503.
@@ -57,7 +54,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
         async ({ query: raw, request, set, userId }) => {
           // Elysia widens literal unions in query types; the schema has already checked them.
           const query = raw as ListQuery
-          const filters = { ...query, status: query.status ?? 'all', sort: query.sort ?? '-created_at', limit: query.limit ?? 50 }
+          const filters = { ...query, status: query.status ?? 'all', sort: query.sort ?? '-created_at', limit: Number(query.limit ?? 50) }
           const after = query.cursor === undefined ? null : decodeCursor(query.cursor, filters.sort)
           const page = await q.listTasks(db, userId, filters, after)
           if (page.next) set.headers['link'] = `<${nextUrl(request.url, page.next)}>; rel="next"`
