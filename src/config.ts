@@ -136,8 +136,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   for (const error of Value.Errors(Env, raw)) {
     const key = error.path.split('/')[1] as keyof typeof describe
     problems.add(`${key}: must be ${describe[key]}`)
+    // Dropped, so the checks below still run on everything else and every problem is named at once.
+    delete raw[key]
   }
-  if (problems.size > 0) throw new ConfigError([...problems])
   const e = raw as Static<typeof Env>
 
   const production = e.NODE_ENV === 'production'
