@@ -29,7 +29,7 @@ export function createApp({ config, database, verify, log }: AppDeps) {
     .use(errors({ log, known }))
     .use(rawBody)
     .use(health(database))
-    .use(docs)
+    .use(docs())
     .use(tasks({ prefix: '/api/v1', ...shared }))
     .use(tasks({ prefix: '/api', ...shared }))
     .use(tasks({ prefix: '/api/:user_id', ...shared }))

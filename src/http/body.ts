@@ -51,9 +51,16 @@ export function decodeJson(context: { body: unknown }) {
     context.body = undefined
     return
   }
+  let parsed: unknown
   try {
-    context.body = JSON.parse(raw.text)
+    parsed = JSON.parse(raw.text)
   } catch {
     throw new ApiError('INVALID_JSON', 'The request body is not valid JSON')
   }
+  // Every body this API takes is an object; Elysia skips validating an optional body that is not
+  // one, so a stray array or string is refused here.
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ApiError('VALIDATION_ERROR', 'The request body must be a JSON object', { errors: [{ field: '', message: 'must be a JSON object' }] })
+  }
+  context.body = parsed
 }

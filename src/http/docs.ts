@@ -10,28 +10,49 @@ import pkg from '../../package.json'
 const asset = (path: string, type: string) => () =>
   new Response(Bun.file(path), { headers: { 'content-type': type, 'cache-control': 'public, max-age=86400' } })
 
-export const docs = new Elysia({ name: 'docs' })
-  .get('/docs/assets/swagger-ui-bundle.js', asset(bundle, 'text/javascript; charset=utf-8'), { detail: { hide: true } })
-  .get('/docs/assets/swagger-ui.css', asset(stylesheet, 'text/css; charset=utf-8'), { detail: { hide: true } })
-  .use(
-    openapi({
-      path: '/docs',
-      specPath: '/docs/json',
-      provider: 'swagger-ui',
-      swagger: { cdn: '/docs/assets/swagger-ui-bundle.js', theme: '/docs/assets/swagger-ui.css', persistAuthorization: true },
-      // Older clients' paths serve the same handlers; only the canonical /api/v1 is documented.
-      exclude: { paths: [/^\/api\/(?!v1\/)/, /^\/docs/] },
-      documentation: {
-        info: {
-          title: 'taskapi',
-          version: pkg.version,
-          description:
-            'Per-user tasks over JSON. Every /api request carries `Authorization: Bearer <JWT>`; the user is the token\'s subject. Errors are RFC 9457 problem details.',
+type Operation = { responses?: Record<string, { content?: Record<string, unknown> }> }
+
+/** Errors are sent as application/problem+json: say so in the document. */
+function problemContent(document: { paths?: Record<string, Record<string, Operation>> }) {
+  for (const path of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(path)) {
+      for (const [status, response] of Object.entries(operation.responses ?? {})) {
+        const json = response.content?.['application/json']
+        if (Number(status) >= 400 && json) response.content = { 'application/problem+json': json }
+      }
+    }
+  }
+  return document
+}
+
+// A factory: @elysiajs/openapi renders its page and caches its document per instance, so each app
+// gets its own.
+export const docs = () =>
+  new Elysia({ name: 'docs' })
+    .mapResponse(({ path, responseValue }) => {
+      if (path === '/docs/json' && responseValue && typeof responseValue === 'object') return Response.json(problemContent(responseValue))
+    })
+    .get('/docs/assets/swagger-ui-bundle.js', asset(bundle, 'text/javascript; charset=utf-8'), { detail: { hide: true } })
+    .get('/docs/assets/swagger-ui.css', asset(stylesheet, 'text/css; charset=utf-8'), { detail: { hide: true } })
+    .use(
+      openapi({
+        path: '/docs',
+        specPath: '/docs/json',
+        provider: 'swagger-ui',
+        swagger: { cdn: '/docs/assets/swagger-ui-bundle.js', theme: '/docs/assets/swagger-ui.css', persistAuthorization: true },
+        // Older clients' paths serve the same handlers; only the canonical /api/v1 is documented.
+        exclude: { paths: [/^\/api\/(?!v1\/)/, /^\/docs/] },
+        documentation: {
+          info: {
+            title: 'taskapi',
+            version: pkg.version,
+            description:
+              'Per-user tasks over JSON. Every /api request carries `Authorization: Bearer <JWT>`; the user is the token\'s subject. Errors are RFC 9457 problem details.',
+          },
+          tags: [{ name: 'tasks', description: 'The caller\'s tasks' }, { name: 'operations', description: 'Health and readiness' }],
+          components: {
+            securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+          },
         },
-        tags: [{ name: 'tasks', description: 'The caller\'s tasks' }, { name: 'operations', description: 'Health and readiness' }],
-        components: {
-          securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
-        },
-      },
-    }),
-  )
+      }),
+    )

@@ -98,9 +98,20 @@ export const errors = ({ log, known }: { log: Logger; known: { routes: readonly 
         return send(new ApiError('VALIDATION_ERROR', 'The request is not valid', { errors: fieldErrors(error.all) }))
       case 'PARSE':
         return send(new ApiError('INVALID_JSON', 'The request body is not valid JSON'))
-      case 'NOT_FOUND':
+      case 'NOT_FOUND': {
         table ??= routeTable(known.routes)
-        return send(routeNotFound(table, request.method, path))
+        const allowed = allowedMethods(table, path)
+        // OPTIONS on a known path (not a CORS preflight: those never get here) lists its methods.
+        if (request.method === 'OPTIONS' && allowed.length > 0) {
+          set.headers['allow'] = allowed.join(', ')
+          delete set.headers['content-type']
+          return status(204, undefined)
+        }
+        if (allowed.length === 0 || allowed.includes(request.method)) return send(new ApiError('NOT_FOUND', 'No route matches this path'))
+        return send(
+          new ApiError('METHOD_NOT_ALLOWED', `${request.method} is not allowed here`, { headers: { allow: allowed.join(', ') } }),
+        )
+      }
     }
     if (isUnavailable(error)) {
       log.warn('database.unavailable', { request_id: requestId, ...databaseState(error) })
@@ -156,12 +167,10 @@ function routeTable(routes: readonly Route[]) {
   }))
 }
 
-function routeNotFound(table: ReturnType<typeof routeTable>, method: string, path: string): ApiError {
+/** The methods a path answers to, OPTIONS included; empty when no route matches it. */
+function allowedMethods(table: ReturnType<typeof routeTable>, path: string): string[] {
   const allowed = new Set<string>()
   for (const r of table) if (r.pattern.test(path)) for (const m of r.methods) allowed.add(m)
-  if (allowed.size === 0 || allowed.has(method)) return new ApiError('NOT_FOUND', 'No route matches this path')
-  allowed.add('OPTIONS')
-  return new ApiError('METHOD_NOT_ALLOWED', `${method} is not allowed here`, {
-    headers: { allow: [...allowed].sort().join(', ') },
-  })
+  if (allowed.size > 0) allowed.add('OPTIONS')
+  return [...allowed].sort()
 }

@@ -18,6 +18,9 @@ export interface TasksOptions<Prefix extends string> extends AuthOptions {
 const TaskParams = t.Object({ id: t.String({ description: 'Task id (UUIDv7)' }) }, { additionalProperties: true })
 const taskErrors = { ...commonErrors, 403: Problem, 404: Problem }
 const bodyErrors = { 413: Problem, 415: Problem }
+// Bodies are read by the raw-body parser (src/http/body.ts); naming JSON here is what puts their
+// schemas under application/json in the OpenAPI document.
+const json = 'application/json' as const
 
 export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>({ prefix, database, ...authOptions }: TasksOptions<Prefix>) => {
   const { log } = authOptions
@@ -73,7 +76,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
           set.headers['location'] = `${new URL(request.url).pathname.replace(/\/$/, '')}/${task.id}`
           return status(201, task)
         },
-        { body: CreateTask, response: { 201: Task, ...commonErrors, ...bodyErrors }, detail: { summary: 'Create a task' } },
+        { parse: json, body: CreateTask, response: { 201: Task, ...commonErrors, ...bodyErrors }, detail: { summary: 'Create a task' } },
       )
       .delete(
         '/tasks',
@@ -92,13 +95,14 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
       .patch(
         '/tasks/:id',
         async ({ params: { id }, body, userId, request }) => found(request, userId, id, await q.updateTask(db, userId, id, body)),
-        { params: TaskParams, body: UpdateTask, response: { 200: Task, ...taskErrors, ...bodyErrors }, detail: { summary: 'Update a task' } },
+        { params: TaskParams, parse: json, body: UpdateTask, response: { 200: Task, ...taskErrors, ...bodyErrors }, detail: { summary: 'Update a task' } },
       )
       .put(
         '/tasks/:id',
         async ({ params: { id }, body, userId, request }) => found(request, userId, id, await q.updateTask(db, userId, id, body)),
         {
           params: TaskParams,
+          parse: json,
           body: UpdateTask,
           response: { 200: Task, ...taskErrors, ...bodyErrors },
           detail: { summary: 'Update a task (as PATCH, for older clients)' },
@@ -110,6 +114,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
           found(request, userId, id, await q.toggleTask(db, userId, id, body?.completed)),
         {
           params: TaskParams,
+          parse: json,
           body: Toggle,
           response: { 200: Task, ...taskErrors, ...bodyErrors },
           detail: { summary: 'Toggle completion', description: 'Flips `completed`; a body `{"completed": bool}` sets it instead.' },

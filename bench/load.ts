@@ -1,0 +1,101 @@
+// Load benchmark: starts the service as a real process and drives it over loopback HTTP with
+// concurrent clients, per database driver. Reports requests/s, latency percentiles and the
+// server's resident memory. Bounded in count and time; it stops by itself.
+//
+//   bun bench/load.ts                      # PGlite (in memory)
+//   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test bun bench/load.ts
+//
+// Options (environment): BENCH_SECONDS (5 per scenario), BENCH_CONCURRENCY (32).
+import { SignJWT } from 'jose'
+import { readFileSync } from 'node:fs'
+import { startServer } from '../test/support/server'
+
+const SECRET = 'bench-secret-bench-secret-bench-secret'
+const seconds = Number(process.env.BENCH_SECONDS ?? 5)
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32)
+
+async function scratchDatabase(): Promise<{ url: string; drop(): Promise<void> } | null> {
+  const base = process.env.BENCH_DATABASE_URL
+  if (!base) return null
+  const name = `taskapi_bench_${crypto.randomUUID().replaceAll('-', '')}`
+  const admin = new Bun.SQL(base, { max: 1 })
+  await admin.unsafe(`create database ${name}`)
+  await admin.close()
+  const url = new URL(base)
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    async drop() {
+      const a = new Bun.SQL(base, { max: 1 })
+      await a.unsafe(`drop database if exists ${name} with (force)`)
+      await a.close()
+    },
+  }
+}
+
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024
+}
+
+async function run(name: string, request: (i: number) => Promise<Response>) {
+  const latencies: number[] = []
+  let errors = 0
+  const until = performance.now() + seconds * 1000
+  let counter = 0
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < until) {
+        const started = performance.now()
+        const res = await request(counter++)
+        await res.arrayBuffer()
+        if (res.status >= 400) errors++
+        latencies.push(performance.now() - started)
+      }
+    }),
+  )
+  latencies.sort((a, b) => a - b)
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!.toFixed(2)
+  return { name, rps: Math.round(latencies.length / seconds), p50: pct(50), p99: pct(99), errors }
+}
+
+const scratch = await scratchDatabase()
+const server = await startServer({
+  JWT_SECRET: SECRET,
+  DATABASE_URL: scratch?.url ?? 'memory://',
+  LOG_LEVEL: 'info', // as in production: one access-log line per request
+  RATE_LIMIT_PER_IP: '0',
+  RATE_LIMIT_PER_USER: '0',
+})
+try {
+  const users = Array.from({ length: 16 }, (_, i) => `bench-user-${i}`)
+  const tokens = await Promise.all(
+    users.map((sub) => new SignJWT({ sub }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(SECRET))),
+  )
+  const headers = (i: number) => ({ authorization: `Bearer ${tokens[i % tokens.length]}`, 'content-type': 'application/json' })
+  // Seed: 200 tasks per user, so lists read real pages.
+  const ids: string[] = []
+  for (let u = 0; u < users.length; u++) {
+    await Promise.all(
+      Array.from({ length: 200 }, async (_, n) => {
+        const res = await fetch(`${server.url}/api/v1/tasks`, { method: 'POST', headers: headers(u), body: JSON.stringify({ title: `seed ${n}`, priority: 'medium' }) })
+        ids[u * 200 + n] = ((await res.json()) as { id: string }).id
+      }),
+    )
+  }
+  const rssIdle = rssMiB(server.proc.pid)
+  const results = [
+    await run('GET /healthz', () => fetch(`${server.url}/healthz`)),
+    await run('GET /api/v1/tasks/:id', (i) => fetch(`${server.url}/api/v1/tasks/${ids[((i % users.length) * 200) + (i % 200)]}`, { headers: headers(i) })),
+    await run('GET /api/v1/tasks?limit=50', (i) => fetch(`${server.url}/api/v1/tasks?limit=50`, { headers: headers(i) })),
+    await run('POST /api/v1/tasks', (i) => fetch(`${server.url}/api/v1/tasks`, { method: 'POST', headers: headers(i), body: `{"title":"bench ${i}"}` })),
+    await run('PATCH /api/v1/tasks/:id/toggle', (i) => fetch(`${server.url}/api/v1/tasks/${ids[((i % users.length) * 200) + (i % 200)]}/toggle`, { method: 'PATCH', headers: headers(i) })),
+  ]
+  const rssPeak = rssMiB(server.proc.pid)
+  console.log(`driver: ${scratch ? 'postgres (Bun.SQL)' : 'pglite (in memory)'}; ${concurrency} concurrent clients, ${seconds} s per scenario; bun ${Bun.version}`)
+  console.table(results)
+  console.log(`server RSS: ${rssIdle.toFixed(0)} MiB after seeding, ${rssPeak.toFixed(0)} MiB after the runs`)
+} finally {
+  await server.stop('SIGTERM')
+  await scratch?.drop()
+}
