@@ -8,30 +8,12 @@
 // Options (environment): BENCH_SECONDS (5 per scenario), BENCH_CONCURRENCY (32).
 import { SignJWT } from 'jose'
 import { readFileSync } from 'node:fs'
+import { scratchPostgres } from '../test/support/databases'
 import { startServer } from '../test/support/server'
 
 const SECRET = 'bench-secret-bench-secret-bench-secret'
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32)
-
-async function scratchDatabase(): Promise<{ url: string; drop(): Promise<void> } | null> {
-  const base = process.env.BENCH_DATABASE_URL
-  if (!base) return null
-  const name = `taskapi_bench_${crypto.randomUUID().replaceAll('-', '')}`
-  const admin = new Bun.SQL(base, { max: 1 })
-  await admin.unsafe(`create database ${name}`)
-  await admin.close()
-  const url = new URL(base)
-  url.pathname = `/${name}`
-  return {
-    url: url.toString(),
-    async drop() {
-      const a = new Bun.SQL(base, { max: 1 })
-      await a.unsafe(`drop database if exists ${name} with (force)`)
-      await a.close()
-    },
-  }
-}
 
 function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
@@ -59,7 +41,7 @@ async function run(name: string, request: (i: number) => Promise<Response>) {
   return { name, rps: Math.round(latencies.length / seconds), p50: pct(50), p99: pct(99), errors }
 }
 
-const scratch = await scratchDatabase()
+const scratch = process.env.BENCH_DATABASE_URL ? await scratchPostgres(process.env.BENCH_DATABASE_URL, 'taskapi_bench') : null
 const server = await startServer({
   JWT_SECRET: SECRET,
   DATABASE_URL: scratch?.url ?? 'memory://',

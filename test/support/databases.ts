@@ -51,44 +51,24 @@ const pglite: TestDriver = {
   },
 }
 
-/** Creates and drops databases on the test server; every name is random, so runs never collide. */
-export async function scratchPostgres(): Promise<{ url: string; drop(): Promise<void> }> {
-  if (!postgresUrl) throw new Error('TEST_DATABASE_URL is not set')
-  const name = `taskapi_test_${crypto.randomUUID().replaceAll('-', '')}`
-  const admin = new SQL(postgresUrl, { max: 1 })
-  await admin.unsafe(`create database ${name}`)
-  await admin.close()
-  const url = new URL(postgresUrl)
-  url.pathname = `/${name}`
-  return {
-    url: url.toString(),
-    async drop() {
-      const admin = new SQL(postgresUrl, { max: 1 })
-      await admin.unsafe(`drop database if exists ${name} with (force)`)
-      await admin.close()
-    },
+/** Creates and drops databases on a server (the test one by default); names are random, so runs never collide. */
+export async function scratchPostgres(serverUrl = postgresUrl, prefix = 'taskapi_test'): Promise<{ url: string; drop(): Promise<void> }> {
+  if (!serverUrl) throw new Error('TEST_DATABASE_URL is not set')
+  const name = `${prefix}_${crypto.randomUUID().replaceAll('-', '')}`
+  const admin = async (statement: string) => {
+    const sql = new SQL(serverUrl, { max: 1 })
+    await sql.unsafe(statement)
+    await sql.close()
   }
+  await admin(`create database ${name}`)
+  const url = new URL(serverUrl)
+  url.pathname = `/${name}`
+  return { url: url.toString(), drop: () => admin(`drop database if exists ${name} with (force)`) }
 }
 
 /** The configuration the service would derive from these variables (pool defaults included). */
 export function databaseConfig(env: Record<string, string>): DatabaseConfig {
   return loadConfig({ JWT_SECRET: 'unused-here', ...env }).database
-}
-
-const postgres: TestDriver = {
-  name: 'postgres',
-  async create({ migrated = true } = {}) {
-    const scratch = await scratchPostgres()
-    const handle = await openDatabase(databaseConfig({ DATABASE_URL: scratch.url }))
-    if (migrated) await migrate(handle.db)
-    return {
-      handle,
-      async drop() {
-        await handle.close()
-        await scratch.drop()
-      },
-    }
-  },
 }
 
 // One relay per test process, in front of the test Postgres, for the Neon driver.
@@ -98,11 +78,12 @@ export function neonProxy(): WsProxy {
   return (proxy ??= startWsProxy({ host: url.hostname, port: Number(url.port || 5432) }))
 }
 
-const neon: TestDriver = {
-  name: 'neon',
+/** A driver on a scratch database of the test server, configured as the service would be by `env`. */
+const serverDriver = (name: 'postgres' | 'neon', env: () => Record<string, string>): TestDriver => ({
+  name,
   async create({ migrated = true } = {}) {
     const scratch = await scratchPostgres()
-    const handle = await openDatabase(databaseConfig({ DATABASE_URL: scratch.url, DB_DRIVER: 'neon', NEON_WS_PROXY: neonProxy().address }))
+    const handle = await openDatabase(databaseConfig({ DATABASE_URL: scratch.url, ...env() }))
     if (migrated) await migrate(handle.db)
     return {
       handle,
@@ -112,7 +93,10 @@ const neon: TestDriver = {
       },
     }
   },
-}
+})
+
+const postgres = serverDriver('postgres', () => ({}))
+const neon = serverDriver('neon', () => ({ DB_DRIVER: 'neon', NEON_WS_PROXY: neonProxy().address }))
 
 export const hasPostgres = postgresUrl !== undefined
 

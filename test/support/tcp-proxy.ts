@@ -1,23 +1,12 @@
 // A TCP relay in front of the test Postgres that can be stopped and started on the same port, to
 // play a database that is away at start-up and comes back.
 import type { Socket, TCPSocketListener } from 'bun'
+import { flush } from './backlog'
 
 interface Pair {
   peer?: Socket<Pair>
   backlog: Uint8Array[]
   sockets: Set<Socket<Pair>>
-}
-
-function flush(pair: Pair) {
-  while (pair.peer && pair.backlog.length > 0) {
-    const chunk = pair.backlog[0]!
-    const written = pair.peer.write(chunk)
-    if (written < chunk.byteLength) {
-      pair.backlog[0] = chunk.subarray(Math.max(written, 0))
-      return
-    }
-    pair.backlog.shift()
-  }
 }
 
 export interface TcpProxy {
@@ -48,10 +37,10 @@ export function startTcpProxy(target: { host: string; port: number }, { listenin
               socket: {
                 data: (s, chunk) => {
                   s.data.backlog.push(new Uint8Array(chunk))
-                  flush(s.data)
+                  flush(s.data.backlog, s.data.peer)
                 },
                 // upstream can take more: flush what the client sent
-                drain: () => flush(client.data),
+                drain: () => flush(client.data.backlog, client.data.peer),
                 close: () => {
                   client.end()
                 },
@@ -62,18 +51,18 @@ export function startTcpProxy(target: { host: string; port: number }, { listenin
             })
             open.add(upstream)
             client.data.peer = upstream
-            flush(client.data)
+            flush(client.data.backlog, upstream)
           } catch {
             client.end()
           }
         },
         data: (s, chunk) => {
           s.data.backlog.push(new Uint8Array(chunk))
-          flush(s.data)
+          flush(s.data.backlog, s.data.peer)
         },
         // the client can take more: flush what upstream sent
         drain: (s) => {
-          if (s.data.peer) flush(s.data.peer.data)
+          if (s.data.peer) flush(s.data.peer.data.backlog, s)
         },
         close: (s) => {
           open.delete(s)

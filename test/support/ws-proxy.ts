@@ -3,24 +3,12 @@
 // only to the one address it is given, and can be stopped and restarted on the same port to play
 // a database that goes away and comes back.
 import type { Server, Socket } from 'bun'
+import { flush } from './backlog'
 
 interface Relay {
   upstream?: Socket<Relay>
   /** Bytes not yet taken by the upstream socket (before it connected, or under backpressure). */
   backlog: Uint8Array[]
-}
-
-function flush(relay: Relay) {
-  const socket = relay.upstream
-  while (socket && relay.backlog.length > 0) {
-    const chunk = relay.backlog[0]!
-    const written = socket.write(chunk)
-    if (written < chunk.byteLength) {
-      relay.backlog[0] = chunk.subarray(Math.max(written, 0))
-      return
-    }
-    relay.backlog.shift()
-  }
 }
 
 export interface WsProxy {
@@ -53,19 +41,19 @@ export function startWsProxy(target: { host: string; port: number }, port = 0): 
               data: ws.data,
               socket: {
                 data: (_, chunk) => void ws.sendBinary(chunk),
-                drain: (socket) => flush(socket.data),
+                drain: (socket) => flush(socket.data.backlog, socket),
                 close: () => ws.close(),
                 error: () => ws.close(),
               },
             })
-            flush(ws.data)
+            flush(ws.data.backlog, ws.data.upstream)
           } catch {
             ws.close()
           }
         },
         message(ws, message) {
           ws.data.backlog.push(typeof message === 'string' ? new TextEncoder().encode(message) : new Uint8Array(message))
-          flush(ws.data)
+          flush(ws.data.backlog, ws.data.upstream)
         },
         close(ws) {
           ws.data.upstream?.end()
