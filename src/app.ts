@@ -11,6 +11,7 @@ import { health } from './http/health'
 import { createRateLimits } from './http/rate-limit'
 import { requestContext } from './http/request'
 import type { Logger } from './log'
+import { registerFormats } from './tasks/formats'
 import { tasks } from './tasks/routes'
 
 export interface AppDeps {
@@ -21,6 +22,7 @@ export interface AppDeps {
 }
 
 export function createApp({ config, database, verify, log }: AppDeps) {
+  registerFormats()
   // One set of budgets for the whole app: the three path families spend the same ones.
   const shared = { database, log, verify, limits: createRateLimits(config.rateLimit), trustProxy: config.trustProxy }
   const known = { routes: [] as readonly { method: string; path: string }[] }
