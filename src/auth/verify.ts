@@ -2,26 +2,12 @@
 // reason. The token's header picks the key source (HS* → the HMAC secret; EdDSA, ES256, RS256 →
 // the JWKS), and the algorithm must fit that key: an HMAC token is never checked against a public
 // key, nor a public-key token against the secret.
-import { createRemoteJWKSet, errors, jwtVerify, type FlattenedJWSInput, type JWTHeaderParameters } from 'jose'
+import { errors, jwtVerify, type FlattenedJWSInput, type JWTHeaderParameters } from 'jose'
 import type { Config } from '../config'
+import { AuthError } from './errors'
+import { jwksKeySource } from './jwks'
 
-export type AuthFailure =
-  | 'missing'
-  | 'malformed'
-  | 'algorithm'
-  | 'signature'
-  | 'expired'
-  | 'claims'
-  | 'unknown_key'
-  /** Our side failed (the issuer's key set could not be fetched): a 503, not the client's fault. */
-  | 'key_fetch_failed'
-
-export class AuthError extends Error {
-  override name = 'AuthError'
-  constructor(readonly reason: AuthFailure, message: string) {
-    super(message)
-  }
-}
+export { AuthError, type AuthFailure } from './errors'
 
 const hmacAlgorithms = ['HS256', 'HS384', 'HS512']
 const publicKeyAlgorithms = ['EdDSA', 'ES256', 'RS256']
@@ -39,11 +25,7 @@ export async function createVerifier(jwt: Config['jwt']): Promise<Verifier> {
       hmacKeys.set(alg, await crypto.subtle.importKey('raw', jwt.secret, { name: 'HMAC', hash }, false, ['verify']))
     }
   }
-  // Cached; refetched when a token names an unknown kid, at most once per cooldown, so a flood
-  // of made-up kids cannot hammer the issuer.
-  const jwks = jwt.jwksUrl
-    ? createRemoteJWKSet(jwt.jwksUrl, { cooldownDuration: jwt.jwksCooldownS * 1000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5000 })
-    : undefined
+  const jwks = jwt.jwksUrl ? jwksKeySource(jwt.jwksUrl, jwt.jwksCooldownS) : undefined
 
   const keyFor = (header: JWTHeaderParameters, token: FlattenedJWSInput) => {
     const hmac = hmacKeys.get(header.alg)
@@ -83,14 +65,6 @@ function classify(error: unknown): AuthError {
   if (error instanceof errors.JWTClaimValidationFailed) return new AuthError('claims', `the "${error.claim}" claim is not valid`)
   if (error instanceof errors.JOSEAlgNotAllowed) return new AuthError('algorithm', 'the token algorithm is not accepted')
   if (error instanceof errors.JWSSignatureVerificationFailed) return new AuthError('signature', 'the token signature is not valid')
-  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) {
-    return new AuthError('unknown_key', 'the token was signed with a key the issuer does not publish')
-  }
-  // The key set could not be had: fetch() threw (refused, DNS, reset), it timed out, the answer
-  // was not 200 (jose's generic error), or it was not a key set.
-  const generic = error instanceof errors.JOSEError && error.code === 'ERR_JOSE_GENERIC'
-  if (!(error instanceof errors.JOSEError) || generic || error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) {
-    return new AuthError('key_fetch_failed', "the issuer's keys could not be fetched")
-  }
+  if (error instanceof errors.JWKSNoMatchingKey) return new AuthError('unknown_key', 'the token was signed with a key the issuer does not publish')
   return new AuthError('malformed', 'the token is not a well-formed JWT')
 }
