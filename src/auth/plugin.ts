@@ -32,7 +32,7 @@ export const auth = ({ verify, log, limits, trustProxy }: AuthOptions) =>
       if (!(error instanceof AuthError)) throw error
       log.warn('auth.failed', { request_id: requestIdOf(request), reason: error.reason, client })
       if (error.reason === 'key_fetch_failed') {
-        throw new ApiError('SERVICE_UNAVAILABLE', 'The token issuer could not be reached; try again shortly', { headers: { 'retry-after': '5' } })
+        throw new ApiError('SERVICE_UNAVAILABLE', 'The token issuer could not be reached; try again shortly')
       }
       throw new ApiError('UNAUTHORIZED', `Authentication failed: ${error.message}`, { headers: challenge })
     }

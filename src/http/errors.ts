@@ -62,14 +62,6 @@ export function problem(code: ErrorCode, detail: string, requestId: string, erro
   return { title, status, detail, error_code: code, status_code: status, request_id: requestId, ...(errors && { errors }) }
 }
 
-export function problemResponse(code: ErrorCode, detail: string, requestId: string, headers: Record<string, string> = {}): Response {
-  const body = problem(code, detail, requestId)
-  return new Response(JSON.stringify(body), {
-    status: body.status,
-    headers: { ...headers, 'content-type': 'application/problem+json' },
-  })
-}
-
 // The responses every route may give, for its `response` map (and so for OpenAPI and Eden).
 export const commonErrors = {
   400: Problem,
@@ -79,7 +71,8 @@ export const commonErrors = {
   503: Problem,
 }
 
-const RETRY_AFTER_S = '5'
+// Every 503 says when to come back: the database or the token issuer is away, briefly we hope.
+const UNAVAILABLE_RETRY_AFTER_S = '5'
 
 /** `known.routes` is filled in once the app is built; it is read on the first unmatched request. */
 export const errors = ({ log, known }: { log: Logger; known: { routes: readonly Route[] } }) => {
@@ -89,6 +82,7 @@ export const errors = ({ log, known }: { log: Logger; known: { routes: readonly 
     set.headers['content-type'] = 'application/problem+json'
     const send = (err: ApiError) => {
       Object.assign(set.headers, err.options.headers)
+      if (err.code === 'SERVICE_UNAVAILABLE') set.headers['retry-after'] ??= UNAVAILABLE_RETRY_AFTER_S
       return status(err.status as 400, problem(err.code, err.detail, requestId, err.options.errors))
     }
 
@@ -115,15 +109,18 @@ export const errors = ({ log, known }: { log: Logger; known: { routes: readonly 
     }
     if (isUnavailable(error)) {
       log.warn('database.unavailable', { request_id: requestId, ...databaseState(error) })
-      return send(new ApiError('SERVICE_UNAVAILABLE', 'The database is unavailable; try again shortly', { headers: { 'retry-after': RETRY_AFTER_S } }))
+      return send(new ApiError('SERVICE_UNAVAILABLE', 'The database is unavailable; try again shortly'))
     }
     const e = error as Error
-    const db = databaseState(error)
-    // Driver messages can carry SQL parameters (task text): log only codes for database errors.
+    // Drizzle's wrapper and the drivers put SQL parameters (task text) in their messages: for
+    // anything from the database, only names and codes are logged.
+    const fromDatabase = e?.name === 'DrizzleQueryError' || databaseState(error).sqlState !== undefined
     log.error('request.failed', {
       request_id: requestId,
       error: e?.name ?? typeof error,
-      ...(db.sqlState ? { sql_state: db.sqlState } : { detail: e?.message, stack: e?.stack }),
+      ...(fromDatabase
+        ? { cause: (e.cause as Error | undefined)?.name, ...databaseState(error) }
+        : { detail: e?.message, stack: e?.stack }),
     })
     return send(new ApiError('INTERNAL_ERROR', 'An unexpected error occurred'))
   })

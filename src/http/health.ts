@@ -17,7 +17,7 @@ export const health = (database: Pick<DatabaseHandle, 'checkReady'>) =>
         try {
           await database.checkReady(READY_TIMEOUT_MS)
         } catch {
-          throw new ApiError('SERVICE_UNAVAILABLE', 'The database did not answer', { headers: { 'retry-after': '5' } })
+          throw new ApiError('SERVICE_UNAVAILABLE', 'The database did not answer')
         }
         return { status: 'ready' as const }
       },
