@@ -89,8 +89,6 @@ async function token(config: Config, args: string[]) {
     // A JWKS holds public keys only: its tokens come from the identity provider that has the private key.
     throw new CommandError('token signs with an HMAC secret, and none is configured (only JWT_JWKS_URL): set JWT_SECRET, or get tokens from your identity provider')
   }
-  // Tokens for a JWKS issuer come from that issuer; only an HMAC secret can be signed with here.
-  if (!config.jwt.secret) throw new UsageError('token needs an HMAC secret (JWT_SECRET); with only JWT_JWKS_URL, get tokens from the issuer')
   const jwt = new SignJWT({ [config.jwt.userClaim]: values.sub }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt().setExpirationTime(values.ttl)
   if (config.jwt.issuer) jwt.setIssuer(config.jwt.issuer)
   if (config.jwt.audience) jwt.setAudience(config.jwt.audience)
