@@ -77,6 +77,10 @@ try {
   console.log(`driver: ${scratch ? 'postgres (Bun.SQL)' : 'pglite (in memory)'}; ${concurrency} concurrent clients, ${seconds} s per scenario; bun ${Bun.version}`)
   console.table(results)
   console.log(`server RSS: ${rssIdle.toFixed(0)} MiB after seeding, ${rssPeak.toFixed(0)} MiB after the runs`)
+} catch (error) {
+  // A failed run says why the server went away, if it did.
+  console.error(String(error), '\nserver exit:', server.proc.exitCode ?? server.proc.signalCode, '\n', server.stderr().slice(-4000))
+  process.exitCode = 1
 } finally {
   await server.stop('SIGTERM')
   await scratch?.drop()

@@ -41,13 +41,18 @@ export async function createVerifier(jwt: Config['jwt']): Promise<Verifier> {
     requiredClaims: ['exp'],
   }
 
+  const verified = new VerifiedTokens(jwt.clockSkewS)
+
   return async (authorization) => {
     if (authorization === null || authorization.trim() === '') throw new AuthError('missing', 'no bearer token')
     const match = /^Bearer +([^\s]+) *$/i.exec(authorization)
     if (!match) throw new AuthError('malformed', 'the Authorization header is not "Bearer <token>"')
+    const token = match[1]!
+    const known = verified.get(token)
+    if (known !== undefined) return known
     let payload: Record<string, unknown>
     try {
-      ;({ payload } = await jwtVerify(match[1]!, keyFor, options))
+      ;({ payload } = await jwtVerify(token, keyFor, options))
     } catch (error) {
       throw classify(error)
     }
@@ -55,7 +60,36 @@ export async function createVerifier(jwt: Config['jwt']): Promise<Verifier> {
     if (typeof userId !== 'string' || userId === '' || [...userId].length > MAX_USER_ID || !userId.isWellFormed() || userId.includes('\u0000')) {
       throw new AuthError('claims', `the "${jwt.userClaim}" claim must be a string of 1 to ${MAX_USER_ID} characters`)
     }
+    verified.add(token, userId, payload.exp as number)
     return userId
+  }
+}
+
+/**
+ * Tokens that passed verification, remembered until they expire (and for at most a minute, so a
+ * key the issuer withdraws stops working soon): WebCrypto's HMAC costs ~100 µs a request, a Map
+ * lookup next to nothing. Bounded: past the limit the oldest entries go.
+ */
+class VerifiedTokens {
+  private readonly entries = new Map<string, { userId: string; until: number }>()
+  constructor(
+    private readonly skewS: number,
+    private readonly maxEntries = 10_000,
+    private readonly maxAgeMs = 60_000,
+  ) {}
+
+  get(token: string): string | undefined {
+    const entry = this.entries.get(token)
+    if (entry === undefined) return undefined
+    if (entry.until > Date.now()) return entry.userId
+    this.entries.delete(token)
+    return undefined
+  }
+
+  add(token: string, userId: string, exp: number) {
+    const now = Date.now()
+    this.entries.set(token, { userId, until: Math.min((exp + this.skewS) * 1000, now + this.maxAgeMs) })
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!)
   }
 }
 

@@ -51,13 +51,16 @@ export async function startServer(env: Record<string, string>, command = ['bun',
       reject(new Error(`the server exited (${await proc.exited}) before it started:\n${errText}`))
     })()
   })
+  let timer: Timer | undefined
   const url = await Promise.race([
     started,
-    Bun.sleep(30_000).then(() => {
-      proc.kill('SIGKILL')
-      throw new Error(`the server did not start within 30 s:\n${errText}`)
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        proc.kill('SIGKILL')
+        reject(new Error(`the server did not start within 30 s:\n${errText}`))
+      }, 30_000)
     }),
-  ])
+  ]).finally(() => clearTimeout(timer))
   return {
     url,
     proc,
