@@ -34,6 +34,13 @@ async function run(args: string[], env: Record<string, string> = {}) {
   return { stdout, stderr, code, output: `exit ${code}\nstdout: ${stdout}\nstderr: ${stderr}` }
 }
 
+/** A wrong invocation: exit 2, nothing on stdout, the usage (and `mentions`) on stderr. */
+function expectUsageError(r: Awaited<ReturnType<typeof run>>, ...mentions: string[]) {
+  expect(r.code, r.output).toBe(2)
+  expect(r.stdout, r.output).toBe('')
+  for (const text of ['Usage:', ...mentions]) expect(r.stderr, r.output).toContain(text)
+}
+
 const now = () => Math.floor(Date.now() / 1000)
 
 describe('cli token', () => {
@@ -80,30 +87,19 @@ describe('cli token', () => {
   }, TIMEOUT_MS)
 
   test('a missing --sub exits 2 with the usage on stderr', async () => {
-    const r = await run(['token'])
-    expect(r.code, r.output).toBe(2)
-    expect(r.stdout, r.output).toBe('')
-    expect(r.stderr, r.output).toContain('--sub')
-    expect(r.stderr, r.output).toContain('Usage:')
+    expectUsageError(await run(['token']), '--sub')
   }, TIMEOUT_MS)
 
   test('a bad --ttl or an unknown option exits 2 with the usage', async () => {
     for (const args of [['token', '--sub', 'alice', '--ttl', 'forever'], ['token', '--sub', 'alice', '--bogus']]) {
-      const r = await run(args)
-      expect(r.code, r.output).toBe(2)
-      expect(r.stdout, r.output).toBe('')
-      expect(r.stderr, r.output).toContain('Usage:')
+      expectUsageError(await run(args))
     }
   }, TIMEOUT_MS)
 })
 
 describe('cli', () => {
   test('an unknown command exits 2 with the usage on stderr', async () => {
-    const r = await run(['frobnicate'])
-    expect(r.code, r.output).toBe(2)
-    expect(r.stdout, r.output).toBe('')
-    expect(r.stderr, r.output).toContain('frobnicate')
-    expect(r.stderr, r.output).toContain('Usage:')
+    expectUsageError(await run(['frobnicate']), 'frobnicate')
   }, TIMEOUT_MS)
 
   test('serve with NODE_ENV=production and a short JWT_SECRET exits 1 naming JWT_SECRET, before opening a database', async () => {
