@@ -42,15 +42,15 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
     new Elysia({ name: 'tasks', seed: prefix, prefix, detail: { tags: ['tasks'], security: [{ bearer: [] }] } })
       .use(auth(authOptions))
       .onTransform(decodeJson)
-      // A service that started while its database was away migrates on the first request after it
-      // returns; until then this fails fast with the driver's error, answered as 503.
-      .onTransform(async () => {
-        await database.ensureSchema()
-      })
       // A malformed id is simply a task that does not exist; it never reaches the database.
       .onTransform(({ params }) => {
         const id = (params as Record<string, string | undefined> | undefined)?.id
         if (id !== undefined && !q.isTaskId(id)) throw new ApiError('TASK_NOT_FOUND', 'Task not found')
+      })
+      // A service that started while its database was away migrates on the first request after it
+      // returns; until then this fails fast with the driver's error, answered as 503.
+      .onTransform(async () => {
+        await database.ensureSchema()
       })
       .get(
         '/tasks',
