@@ -1,6 +1,7 @@
 // The one error type, its code-to-status map, the contract's problem body, and the plugin that turns
 // every failure (ours, Elysia's, the database's) into that body.
 import { ValueErrorType } from '@sinclair/typebox/errors'
+import { DrizzleQueryError } from 'drizzle-orm/errors'
 import { Elysia, t, type Static } from 'elysia'
 import type { Logger } from '../log'
 import { databaseState, isUnavailable } from '../db/errors'
@@ -108,20 +109,20 @@ export const errors = ({ log, known }: { log: Logger; known: { routes: readonly 
       }
     }
     if (isUnavailable(error)) {
-      log.warn('database.unavailable', { request_id: requestId, ...databaseState(error) })
+      const { sqlState, code: driverCode } = databaseState(error)
+      log.warn('database.unavailable', { request_id: requestId, sql_state: sqlState, driver_code: driverCode })
       return send(new ApiError('SERVICE_UNAVAILABLE', 'The database is unavailable; try again shortly'))
     }
     const e = error as Error
-    // Drizzle's wrapper and the drivers put SQL parameters (task text) in their messages: for
-    // anything from the database, only names and codes are logged.
-    const fromDatabase = e?.name === 'DrizzleQueryError' || databaseState(error).sqlState !== undefined
-    log.error('request.failed', {
-      request_id: requestId,
-      error: e?.name ?? typeof error,
-      ...(fromDatabase
-        ? { cause: (e.cause as Error | undefined)?.name, ...databaseState(error) }
-        : { detail: e?.message, stack: e?.stack }),
-    })
+    // Drizzle's wrapper and the drivers put the SQL and its parameters (task text) in their
+    // messages: for anything from the database, only codes are logged.
+    const { sqlState, code: driverCode } = databaseState(error)
+    log.error(
+      'request.failed',
+      error instanceof DrizzleQueryError || sqlState !== undefined
+        ? { request_id: requestId, error: 'DrizzleQueryError', sql_state: sqlState, driver_code: driverCode }
+        : { request_id: requestId, error: e?.name ?? typeof error, detail: e?.message, stack: e?.stack },
+    )
     return send(new ApiError('INTERNAL_ERROR', 'An unexpected error occurred'))
   })
 }

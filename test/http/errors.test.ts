@@ -1,7 +1,9 @@
 // The one error shape on every error path, the order of the checks (401 first), body limits and
 // media types, X-Request-Id, and CORS.
 import { describe, expect, test } from 'bun:test'
-import { describeEachDriver, json, newUser, type TestApp } from '../support/app'
+import { sql } from 'drizzle-orm'
+import { createTestApp, describeEachDriver, json, newUser, type TestApp } from '../support/app'
+import { drivers } from '../support/databases'
 
 const problemKeys = ['detail', 'error_code', 'request_id', 'status', 'status_code', 'title']
 const titles: Record<number, string> = {
@@ -479,3 +481,42 @@ describeEachDriver(
   },
   { CORS_ORIGINS: 'https://a.example,https://b.example' },
 )
+
+// A real failure underneath (the table is gone): 500 in the contract's shape, nothing of the SQL or
+// the task's text in the body or the logs.
+for (const driver of drivers) {
+  test(`500 INTERNAL_ERROR carries no SQL, and its log line no SQL or task text [${driver.name}]`, async () => {
+    const database = await driver.create()
+    try {
+      const t = await createTestApp(database)
+      const user = newUser()
+      const secret = `secret title ${crypto.randomUUID()}`
+      await database.handle.db.execute(sql`alter table tasks rename to tasks_elsewhere`)
+      for (const [path, init] of [
+        ['/api/v1/tasks', {}],
+        ['/api/v1/tasks', { method: 'POST', json: { title: secret, description: secret } }],
+      ] as const) {
+        const res = await t.request(path, { as: user, ...init })
+        expect(res.status, await res.clone().text()).toBe(500)
+        expect(res.headers.get('content-type')).toBe('application/problem+json')
+        const body = await json(res)
+        expect(body).toEqual({
+          title: 'Internal Server Error',
+          status: 500,
+          detail: 'An unexpected error occurred',
+          error_code: 'INTERNAL_ERROR',
+          status_code: 500,
+          request_id: res.headers.get('x-request-id'),
+        })
+        const line = t.logs.find((l) => l.message === 'request.failed' && l.request_id === body.request_id)
+        expect(line).toMatchObject({ level: 'error', error: 'DrizzleQueryError', sql_state: '42P01' })
+      }
+      const logs = JSON.stringify(t.logs)
+      expect(logs).not.toContain(secret)
+      expect(logs.toLowerCase()).not.toContain('select')
+      expect(logs.toLowerCase()).not.toContain('insert into')
+    } finally {
+      await database.drop()
+    }
+  }, 60_000)
+}
