@@ -2,6 +2,7 @@
 // every failure (ours, Elysia's, the database's) into that body.
 import { ValueErrorType } from '@sinclair/typebox/errors'
 import { DrizzleQueryError } from 'drizzle-orm/errors'
+import { Type } from '@sinclair/typebox'
 import { Elysia, t, type Static } from 'elysia'
 import type { Logger } from '../log'
 import { databaseState, isUnavailable } from '../db/errors'
@@ -33,10 +34,10 @@ export type FieldError = Static<typeof FieldError>
 export const Problem = t.Object(
   {
     title: t.String(),
-    status: t.Integer(),
+    status: Type.Integer(),
     detail: t.String(),
     error_code: t.String(),
-    status_code: t.Integer(),
+    status_code: Type.Integer(),
     request_id: t.String(),
     errors: t.Optional(t.Array(FieldError)),
   },

@@ -1,5 +1,6 @@
 // The task's wire shapes, written once as typebox schemas: they validate requests, type handlers
 // and Eden's client, and document the API.
+import { Type } from '@sinclair/typebox'
 import { t, type Static } from 'elysia'
 import type { TaskRow } from '../db/schema'
 import { registerFormats } from './formats'
@@ -16,6 +17,8 @@ const NullableInstant = t.Union([Instant, t.Null()], { errorMessage: 'must be an
 
 export const TaskId = t.String({ format: 'uuid', description: 'UUIDv7' })
 
+// Output integers use TypeBox's own Integer: Elysia's t.Integer also accepts numeric strings (for
+// query coercion), and the OpenAPI document would say "integer or string".
 export const Task = t.Object(
   {
     id: TaskId,
@@ -28,7 +31,7 @@ export const Task = t.Object(
     due_at: t.Union([Instant, t.Null()]),
     created_at: Instant,
     updated_at: Instant,
-    version: t.Integer({ minimum: 1 }),
+    version: Type.Integer({ minimum: 1 }),
   },
   { additionalProperties: false },
 )
@@ -106,13 +109,13 @@ export const ClearQuery = t.Object({
 })
 
 export const Stats = t.Object({
-  total: t.Integer(),
-  completed: t.Integer(),
-  pending: t.Integer(),
-  overdue: t.Integer({ description: 'Pending tasks whose due date has passed' }),
+  total: Type.Integer(),
+  completed: Type.Integer(),
+  pending: Type.Integer(),
+  overdue: Type.Integer({ description: 'Pending tasks whose due date has passed' }),
 })
 
-export const Deleted = t.Object({ deleted: t.Integer() })
+export const Deleted = t.Object({ deleted: Type.Integer() })
 
 export const UserPath = t.Object({ user_id: t.String() })
 
