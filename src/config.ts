@@ -61,7 +61,6 @@ const describe: Record<keyof Static<typeof Env>, string> = {
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
-export type DbDriver = 'pglite' | 'postgres' | 'neon'
 
 export interface PoolConfig {
   readonly max: number

@@ -117,8 +117,6 @@ export const Stats = t.Object({
 
 export const Deleted = t.Object({ deleted: Type.Integer() })
 
-export const UserPath = t.Object({ user_id: t.String() })
-
 export function toTask(row: TaskRow): Task {
   return {
     id: row.id,
