@@ -1,7 +1,7 @@
 // The tasks table. CHECK constraints mirror the API's validation so no other writer can store what
 // the API would refuse; indexes serve every list shape (user first, then each sort key and id).
 import { sql } from 'drizzle-orm'
-import { boolean, check, index, integer, pgEnum, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+import { boolean, check, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core'
 
 // Declared in rank order: Postgres sorts enum values by declaration, so `ORDER BY priority` is by rank.
 export const priorities = ['none', 'low', 'medium', 'high'] as const
@@ -40,3 +40,28 @@ export const tasks = pgTable(
 )
 
 export type TaskRow = typeof tasks.$inferSelect
+
+// A kept response to a request sent with an Idempotency-Key, per user and key (src/http/idempotency.ts).
+// Written in the same transaction as the request's own writes; kept 24 hours, then purged (the
+// index on created_at serves the purge).
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    userId: text('user_id').notNull(),
+    key: text('key').notNull(),
+    /** Hash of method, path and canonical body: the same key with another request is refused. */
+    fingerprint: text('fingerprint').notNull(),
+    status: integer('status').notNull(),
+    /** The kept response headers (content type, Location, ETag) as a JSON object; text, not JSONB (Bun.SQL double-encodes JSONB). */
+    headers: text('headers').notNull(),
+    body: text('body'),
+    createdAt: instant('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.key] }),
+    check('idempotency_keys_key_length', sql`char_length(${t.key}) between 1 and 255`),
+    index('idempotency_keys_created_idx').on(t.createdAt),
+  ],
+)
+
+export type IdempotencyRecord = typeof idempotencyKeys.$inferSelect

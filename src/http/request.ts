@@ -24,7 +24,7 @@ export function noteUser(request: Request, userId: string) {
   if (m) m.userId = userId
 }
 
-const exposed = ['ETag', 'Location', 'Link', 'X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'].join(', ')
+const exposed = ['ETag', 'Location', 'Link', 'X-Request-Id', 'Retry-After', 'Idempotent-Replayed', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'].join(', ')
 const allowedRequestHeaders = ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'X-Request-Id'].join(', ')
 const allowedMethods = 'GET, POST, PUT, PATCH, DELETE'
 

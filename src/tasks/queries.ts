@@ -1,12 +1,14 @@
 // Every query that reads or writes tasks. Each takes the caller's userId and filters by it, and each
 // endpoint's work is one round trip (UPDATE … RETURNING, never read-then-write).
-import { and, asc, desc, eq, gte, ilike, lt, ne, or, sql, type SQL } from 'drizzle-orm'
+import { and, asc, desc, eq, gte, ilike, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm'
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
 import { priorities, tasks, type TaskRow } from '../db/schema'
 import type { CreateTask, ListQuery, SortKey, UpdateTask } from './model'
 
 type Changes = PgUpdateSetSource<typeof tasks>
+/** The versions a write may apply to (from If-Match), or `null` for any. */
+export type IfMatch = readonly number[] | null
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 export const isTaskId = (id: string) => uuidPattern.test(id)
@@ -34,8 +36,12 @@ export async function getTask(db: Database, userId: string, id: string): Promise
   return row
 }
 
-/** Applies a partial update; `undefined` when the caller has no such task. */
-export async function updateTask(db: Database, userId: string, id: string, patch: UpdateTask): Promise<TaskRow | undefined> {
+/**
+ * Applies a partial update; `undefined` when the caller has no such task, or its version is not one
+ * `ifMatch` names. Every write below checks `ifMatch` in its own WHERE, so of two writers naming the
+ * same version, exactly one succeeds.
+ */
+export async function updateTask(db: Database, userId: string, id: string, patch: UpdateTask, ifMatch: IfMatch = null): Promise<TaskRow | undefined> {
   const changes: Changes = {}
   if (patch.title !== undefined) changes.title = patch.title.trim()
   if (patch.description !== undefined) changes.description = patch.description
@@ -46,31 +52,39 @@ export async function updateTask(db: Database, userId: string, id: string, patch
     changes.completedAt = patch.completed ? sql`coalesce(${tasks.completedAt}, now())` : null
   }
   // Nothing to change is not a change: the task comes back as it is, its version untouched.
-  if (Object.keys(changes).length === 0) return getTask(db, userId, id)
-  return write(db, userId, id, changes)
+  if (Object.keys(changes).length === 0) {
+    const [row] = await db.select().from(tasks).where(owned(userId, id, ifMatch))
+    return row
+  }
+  return write(db, userId, id, changes, ifMatch)
 }
 
 /** Flips `completed`, or sets it when `completed` is given. */
-export function toggleTask(db: Database, userId: string, id: string, completed?: boolean): Promise<TaskRow | undefined> {
-  if (completed !== undefined) return write(db, userId, id, { completed, completedAt: completed ? sql`coalesce(${tasks.completedAt}, now())` : null })
+export function toggleTask(db: Database, userId: string, id: string, completed?: boolean, ifMatch: IfMatch = null): Promise<TaskRow | undefined> {
+  if (completed !== undefined) {
+    return write(db, userId, id, { completed, completedAt: completed ? sql`coalesce(${tasks.completedAt}, now())` : null }, ifMatch)
+  }
   // In SET, column references read the row as it was before this update.
-  return write(db, userId, id, {
-    completed: sql`not ${tasks.completed}`,
-    completedAt: sql`case when ${tasks.completed} then null else now() end`,
-  })
+  return write(
+    db,
+    userId,
+    id,
+    { completed: sql`not ${tasks.completed}`, completedAt: sql`case when ${tasks.completed} then null else now() end` },
+    ifMatch,
+  )
 }
 
-async function write(db: Database, userId: string, id: string, changes: Changes) {
+async function write(db: Database, userId: string, id: string, changes: Changes, ifMatch: IfMatch) {
   const [row] = await db
     .update(tasks)
     .set({ ...changes, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` })
-    .where(owned(userId, id))
+    .where(owned(userId, id, ifMatch))
     .returning()
   return row
 }
 
-export async function deleteTask(db: Database, userId: string, id: string): Promise<boolean> {
-  const rows = await db.delete(tasks).where(owned(userId, id)).returning({ id: tasks.id })
+export async function deleteTask(db: Database, userId: string, id: string, ifMatch: IfMatch = null): Promise<boolean> {
+  const rows = await db.delete(tasks).where(owned(userId, id, ifMatch)).returning({ id: tasks.id })
   return rows.length > 0
 }
 
@@ -221,8 +235,8 @@ function following(spec: SortSpec, descending: boolean, p: Position): SQL {
   return spec.nullable ? sql`(${after} or ${spec.key} is null)` : after
 }
 
-function owned(userId: string, id: string) {
-  return and(eq(tasks.id, id), eq(tasks.userId, userId))
+function owned(userId: string, id: string, ifMatch: IfMatch = null) {
+  return and(eq(tasks.id, id), eq(tasks.userId, userId), ifMatch === null ? undefined : inArray(tasks.version, [...ifMatch]))
 }
 
 function toDate(value: string | null | undefined): Date | null {

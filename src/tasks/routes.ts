@@ -2,9 +2,11 @@
 // older /api/:user_id). Handlers are short: validate, one query, shape the answer.
 import { Elysia, t } from 'elysia'
 import { auth, type AuthOptions } from '../auth/plugin'
-import type { DatabaseHandle } from '../db/client'
+import type { Database, DatabaseHandle } from '../db/client'
 import { decodeJson } from '../http/body'
+import { conditional, preconditionErrors, preconditionFailed } from '../http/conditional'
 import { ApiError, commonErrors, Problem } from '../http/errors'
+import { idempotency, idempotencyErrors } from '../http/idempotency'
 import { requestIdOf } from '../http/request'
 import { ClearQuery, CreateTask, Deleted, ListQuery, Stats, Task, Toggle, UpdateTask, toTask } from './model'
 import * as q from './queries'
@@ -22,25 +24,42 @@ const bodyErrors = { 413: Problem, 415: Problem }
 // schemas under application/json in the OpenAPI document.
 const json = 'application/json' as const
 
+/** What a handler knows about the task it targets, to explain a miss. */
+interface Target {
+  db: Database
+  request: Request
+  userId: string
+  params: { id: string }
+  ifMatch?: q.IfMatch
+}
+
 export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>({ prefix, database, ...authOptions }: TasksOptions<Prefix>) => {
   const { log } = authOptions
-  const { db } = database
-  /** The error for an id the caller does not own: 403 (logged) if another user has it, else 404. */
-  const missing = async (request: Request, userId: string, id: string) => {
+  /**
+   * Why a task the caller targeted was not there: the caller's own task at another version than
+   * If-Match named (412), another user's (403, logged), or none (404). Only asked after a miss.
+   */
+  const missing = async ({ db, request, userId, params: { id }, ifMatch = null }: Target) => {
+    if (ifMatch !== null) {
+      const current = await q.getTask(db, userId, id)
+      if (current) return preconditionFailed(current.version)
+    }
     if (await q.ownedByAnother(db, userId, id)) {
       log.warn('authz.denied', { request_id: requestIdOf(request), user_id: userId, target: `task:${id}` })
       return new ApiError('FORBIDDEN', 'This task belongs to another user')
     }
     return new ApiError('TASK_NOT_FOUND', 'Task not found')
   }
-  const found = async (request: Request, userId: string, id: string, row: Awaited<ReturnType<typeof q.getTask>>) => {
-    if (!row) throw await missing(request, userId, id)
+  const found = async (target: Target, row: Awaited<ReturnType<typeof q.getTask>>) => {
+    if (!row) throw await missing(target)
     return toTask(row)
   }
 
   return (
     new Elysia({ name: 'tasks', seed: prefix, prefix, detail: { tags: ['tasks'], security: [{ bearer: [] }] } })
       .use(auth(authOptions))
+      .use(conditional)
+      .use(idempotency({ database }))
       .onTransform(decodeJson)
       // A malformed id is simply a task that does not exist; it never reaches the database.
       .onTransform(({ params }) => {
@@ -54,7 +73,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
       })
       .get(
         '/tasks',
-        async ({ query: raw, request, set, userId }) => {
+        async ({ db, query: raw, request, set, userId }) => {
           // Elysia widens literal unions in query types; the schema has already checked them.
           const query = raw as ListQuery
           const filters = { ...query, status: query.status ?? 'all', sort: query.sort ?? '-created_at', limit: Number(query.limit ?? 50) }
@@ -65,68 +84,92 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
         },
         {
           query: ListQuery,
+          conditional: true,
           response: { 200: t.Array(Task), ...commonErrors },
           detail: { summary: 'List tasks', description: 'One page of the caller\'s tasks; the next page is in the `Link` header.' },
         },
       )
       .post(
         '/tasks',
-        async ({ body, userId, request, set, status }) => {
+        async ({ db, body, userId, request, set, status }) => {
           const task = toTask(await q.createTask(db, userId, body))
           set.headers['location'] = `${new URL(request.url).pathname.replace(/\/$/, '')}/${task.id}`
           return status(201, task)
         },
-        { parse: json, body: CreateTask, response: { 201: Task, ...commonErrors, ...bodyErrors }, detail: { summary: 'Create a task' } },
+        {
+          parse: json,
+          body: CreateTask,
+          conditional: true,
+          idempotent: true,
+          response: { 201: Task, ...commonErrors, ...bodyErrors, ...idempotencyErrors },
+          detail: { summary: 'Create a task' },
+        },
       )
       .delete(
         '/tasks',
-        async ({ userId }) => ({ deleted: await q.clearCompleted(db, userId) }),
+        async ({ db, userId }) => ({ deleted: await q.clearCompleted(db, userId) }),
         { query: ClearQuery, response: { 200: Deleted, ...commonErrors }, detail: { summary: 'Clear completed tasks' } },
       )
-      .get('/tasks/stats', ({ userId }) => q.taskStats(db, userId), {
+      .get('/tasks/stats', ({ db, userId }) => q.taskStats(db, userId), {
+        conditional: true,
         response: { 200: Stats, ...commonErrors },
         detail: { summary: 'Count the caller\'s tasks' },
       })
       .get(
         '/tasks/:id',
-        async ({ params: { id }, userId, request }) => found(request, userId, id, await q.getTask(db, userId, id)),
-        { params: TaskParams, response: { 200: Task, ...taskErrors }, detail: { summary: 'Get a task' } },
+        async (c) => found(c, await q.getTask(c.db, c.userId, c.params.id)),
+        { params: TaskParams, conditional: true, response: { 200: Task, ...taskErrors }, detail: { summary: 'Get a task' } },
       )
       .patch(
         '/tasks/:id',
-        async ({ params: { id }, body, userId, request }) => found(request, userId, id, await q.updateTask(db, userId, id, body)),
-        { params: TaskParams, parse: json, body: UpdateTask, response: { 200: Task, ...taskErrors, ...bodyErrors }, detail: { summary: 'Update a task' } },
-      )
-      .put(
-        '/tasks/:id',
-        async ({ params: { id }, body, userId, request }) => found(request, userId, id, await q.updateTask(db, userId, id, body)),
+        async (c) => found(c, await q.updateTask(c.db, c.userId, c.params.id, c.body, c.ifMatch)),
         {
           params: TaskParams,
           parse: json,
           body: UpdateTask,
-          response: { 200: Task, ...taskErrors, ...bodyErrors },
+          conditional: true,
+          idempotent: true,
+          response: { 200: Task, ...taskErrors, ...bodyErrors, ...preconditionErrors, ...idempotencyErrors },
+          detail: { summary: 'Update a task' },
+        },
+      )
+      .put(
+        '/tasks/:id',
+        async (c) => found(c, await q.updateTask(c.db, c.userId, c.params.id, c.body, c.ifMatch)),
+        {
+          params: TaskParams,
+          parse: json,
+          body: UpdateTask,
+          conditional: true,
+          response: { 200: Task, ...taskErrors, ...bodyErrors, ...preconditionErrors },
           detail: { summary: 'Update a task (as PATCH, for older clients)' },
         },
       )
       .patch(
         '/tasks/:id/toggle',
-        async ({ params: { id }, body, userId, request }) =>
-          found(request, userId, id, await q.toggleTask(db, userId, id, body?.completed)),
+        async (c) => found(c, await q.toggleTask(c.db, c.userId, c.params.id, c.body?.completed, c.ifMatch)),
         {
           params: TaskParams,
           parse: json,
           body: Toggle,
-          response: { 200: Task, ...taskErrors, ...bodyErrors },
+          conditional: true,
+          idempotent: true,
+          response: { 200: Task, ...taskErrors, ...bodyErrors, ...preconditionErrors, ...idempotencyErrors },
           detail: { summary: 'Toggle completion', description: 'Flips `completed`; a body `{"completed": bool}` sets it instead.' },
         },
       )
       .delete(
         '/tasks/:id',
-        async ({ params: { id }, userId, request, status }) => {
-          if (!(await q.deleteTask(db, userId, id))) throw await missing(request, userId, id)
-          return status(204, undefined)
+        async (c) => {
+          if (!(await q.deleteTask(c.db, c.userId, c.params.id, c.ifMatch))) throw await missing(c)
+          return c.status(204, undefined)
         },
-        { params: TaskParams, response: { 204: t.Undefined(), ...taskErrors }, detail: { summary: 'Delete a task' } },
+        {
+          params: TaskParams,
+          conditional: true,
+          response: { 204: t.Undefined(), ...taskErrors, ...preconditionErrors },
+          detail: { summary: 'Delete a task' },
+        },
       )
   )
 }

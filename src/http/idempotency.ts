@@ -1,0 +1,235 @@
+// Idempotency-Key (draft-ietf-httpapi-idempotency-key-header, with Stripe's replay header) for
+// routes that opt in with `{ idempotent: true }`. Also gives every route of the plugin that uses
+// it `db`, the request's executor: the database, or the request's transaction while a keyed
+// request runs, so whatever the handler writes (and any record another mechanism adds, such as a
+// change-log entry) commits together with the kept response, or not at all.
+//
+// A keyed request, after authentication and body decoding:
+//   1. opens a transaction and takes a transaction-scoped advisory lock on (user, key) without
+//      waiting: a lock held elsewhere means the first request is still running → 409 with
+//      Retry-After. The lock dies with its connection, so a crashed instance frees the key;
+//   2. looks the key up (a fresh statement, so it sees whatever the lock's last holder committed):
+//      a kept response with the same fingerprint is replayed with `Idempotent-Replayed: true`,
+//      another fingerprint is a 422, and in both cases nothing runs;
+//   3. otherwise runs the route on the transaction; once the response is known (success or error,
+//      in `mapResponse`, which Elysia runs on both paths before sending), a response below 500
+//      other than 401, 409 and 429 is inserted and everything commits; anything else rolls back,
+//      so the key is free again after a 5xx. Nothing is sent before the commit succeeds.
+// Requests without the header pay nothing: no statement, no transaction.
+import { and, eq, gt, sql } from 'drizzle-orm'
+import { Elysia, ElysiaCustomStatusResponse } from 'elysia'
+import type { Database, DatabaseHandle } from '../db/client'
+import { idempotencyKeys, type IdempotencyRecord } from '../db/schema'
+import { openTransaction, type OpenTransaction } from '../db/transaction'
+import { ApiError, Problem } from './errors'
+
+/** How long a kept response is replayed; older ones are ignored and purged. */
+export const RETENTION = sql.raw(`interval '24 hours'`)
+// A retry this soon usually finds the first request finished (and gets its response).
+const IN_USE_RETRY_AFTER_S = '1'
+const KEPT_HEADERS = ['content-type', 'location', 'etag'] as const
+const notKept = new Set([401, 409, 429])
+
+const visibleAscii = /^[\x21-\x7E]{1,255}$/
+// An sf-string (RFC 8941 §3.3.3): printable ASCII, with only \" and \\ escaped.
+const sfString = /^"((?:[\x20\x21\x23-\x5B\x5D-\x7E]|\\["\\])*)"$/
+
+/** The key: 1–255 visible ASCII characters, bare or as a structured-field string (the same key either way). */
+export function parseKey(header: string): string {
+  let key = header
+  if (key.startsWith('"')) {
+    const quoted = sfString.exec(key)
+    key = quoted ? quoted[1]!.replace(/\\(["\\])/g, '$1') : ''
+  }
+  if (!visibleAscii.test(key)) {
+    throw new ApiError('VALIDATION_ERROR', 'The Idempotency-Key header is not valid', {
+      errors: [{ field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters, bare or as a quoted string' }],
+    })
+  }
+  return key
+}
+
+/** JSON with object keys sorted at every depth: the same body however its members were ordered or spaced. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined)
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`
+  }
+  return JSON.stringify(value) ?? ''
+}
+
+export function fingerprint(method: string, path: string, body: unknown): string {
+  return new Bun.CryptoHasher('sha256').update(`${method} ${path}\n${canonical(body)}`).digest('base64url')
+}
+
+/** For the response map of a route that takes Idempotency-Key. */
+export const idempotencyErrors = { 409: Problem, 422: Problem }
+
+type Kept = Pick<IdempotencyRecord, 'status' | 'headers' | 'body'>
+
+interface Pending {
+  open: OpenTransaction
+  userId: string
+  key: string
+  fingerprint: string
+  settled: boolean
+}
+
+// Per-request state, keyed by the Request, so nothing outlives it.
+const state = new WeakMap<Request, { replay: Kept } | Pending>()
+
+/** What would be sent: status, body text and the headers worth keeping. */
+async function outcome(value: unknown, set: { status?: unknown; headers: Record<string, unknown> }): Promise<Kept> {
+  let status = typeof set.status === 'number' ? set.status : 200
+  if (value instanceof ElysiaCustomStatusResponse) {
+    status = value.code
+    value = value.response
+  }
+  const headers: Record<string, string> = {}
+  for (const name of KEPT_HEADERS) if (typeof set.headers[name] === 'string') headers[name] = set.headers[name]
+  let body: string | null = null
+  if (value instanceof Response) {
+    status = value.status
+    for (const name of KEPT_HEADERS) if (value.headers.has(name)) headers[name] = value.headers.get(name)!
+    body = await value.clone().text()
+  } else if (typeof value === 'string') {
+    body = value
+    headers['content-type'] ??= 'text/plain;charset=utf-8'
+  } else if (value !== undefined && value !== null) {
+    body = JSON.stringify(value)
+    headers['content-type'] ??= 'application/json'
+  }
+  if (body === null || body === '') {
+    body = null
+    delete headers['content-type']
+  }
+  return { status, headers: JSON.stringify(headers), body }
+}
+
+function replay(kept: Kept, set: { headers: Record<string, unknown> }): Response {
+  const headers = new Headers()
+  for (const [name, value] of Object.entries(set.headers)) if (typeof value === 'string' && name !== 'content-type') headers.set(name, value)
+  for (const [name, value] of Object.entries(JSON.parse(kept.headers) as Record<string, string>)) headers.set(name, value)
+  headers.set('idempotent-replayed', 'true')
+  return new Response(kept.body, { status: kept.status, headers })
+}
+
+async function begin(db: Database, request: Request, userId: string, key: string, print: string) {
+  const open = await openTransaction(db)
+  try {
+    const { tx } = open
+    const [lock] = await tx
+      .select({ held: sql<boolean>`pg_try_advisory_xact_lock(hashtext(${userId}), hashtext(${key}))` })
+      .from(sql`(select 1) as one`)
+    if (!lock?.held) {
+      throw new ApiError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being processed; retry shortly', {
+        headers: { 'retry-after': IN_USE_RETRY_AFTER_S },
+      })
+    }
+    const [kept] = await tx
+      .select()
+      .from(idempotencyKeys)
+      .where(and(eq(idempotencyKeys.userId, userId), eq(idempotencyKeys.key, key), gt(idempotencyKeys.createdAt, sql`now() - ${RETENTION}`)))
+    if (kept === undefined) {
+      state.set(request, { open, userId, key, fingerprint: print, settled: false })
+      return
+    }
+    await open.rollback()
+    if (kept.fingerprint !== print) {
+      throw new ApiError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request (method, path or body)')
+    }
+    state.set(request, { replay: kept })
+  } catch (error) {
+    await open.rollback()
+    throw error
+  }
+}
+
+async function settle(pending: Pending, kept: Kept) {
+  pending.settled = true
+  const { open } = pending
+  if (kept.status >= 500 || notKept.has(kept.status)) return open.rollback()
+  try {
+    const values = { userId: pending.userId, key: pending.key, fingerprint: pending.fingerprint, ...kept }
+    // An expired record of the same key is replaced; a live one cannot exist while we hold the
+    // lock, and if it somehow did, nothing is returned and the whole request rolls back.
+    const [written] = await open.tx
+      .insert(idempotencyKeys)
+      .values(values)
+      .onConflictDoUpdate({
+        target: [idempotencyKeys.userId, idempotencyKeys.key],
+        set: { ...values, createdAt: sql`now()` },
+        setWhere: sql`${idempotencyKeys.createdAt} <= now() - ${RETENTION}`,
+      })
+      .returning({ key: idempotencyKeys.key })
+    if (written === undefined) throw new Error('a live idempotency record appeared while its key was locked')
+  } catch (error) {
+    await open.rollback()
+    throw error
+  }
+  await open.commit()
+}
+
+export const idempotency = ({ database }: { database: DatabaseHandle }) =>
+  new Elysia()
+    .decorate('db', database.db)
+    .macro({
+      idempotent: {
+        // After authentication and body decoding, before validation: a response to an invalid
+        // body is kept (and replayed) like any other.
+        async transform(context) {
+          const { request, path, body } = context
+          const header = request.headers.get('idempotency-key')
+          if (header === null) return
+          const key = parseKey(header)
+          const userId = (context as { userId?: unknown }).userId
+          if (typeof userId !== 'string') throw new Error('idempotent routes must be authenticated')
+          await begin(database.db, request, userId, key, fingerprint(request.method, path, body))
+        },
+        resolve({ request }) {
+          const current = state.get(request)
+          return { db: current !== undefined && 'open' in current ? current.open.tx : database.db }
+        },
+        beforeHandle({ request, set }) {
+          const current = state.get(request)
+          // `as never`: the replay is the route's own earlier response, so it adds no type to the
+          // route's responses (and Eden's).
+          if (current !== undefined && 'replay' in current) return replay(current.replay, set) as never
+        },
+        // Runs on success and, after `onError`, on every error: the one place the response is known
+        // before it is sent.
+        async mapResponse({ request, responseValue, set }) {
+          const current = state.get(request)
+          if (current === undefined) return
+          if ('replay' in current) return replay(current.replay, set) as never
+          if (current.settled) return
+          await settle(current, await outcome(responseValue, set))
+        },
+        // A safety net: a transaction still open once the response is gone is rolled back.
+        afterResponse({ request }) {
+          const current = state.get(request)
+          if (current !== undefined && 'open' in current && !current.settled) {
+            current.settled = true
+            void current.open.rollback()
+          }
+        },
+      },
+    })
+
+/** Deletes up to `batch` expired records; returns how many. Cheap: an index range on created_at. */
+export async function purgeExpiredKeys(db: Database, batch = 1000): Promise<number> {
+  const expired = db
+    .select({ userId: idempotencyKeys.userId, key: idempotencyKeys.key })
+    .from(idempotencyKeys)
+    .where(sql`${idempotencyKeys.createdAt} <= now() - ${RETENTION}`)
+    .orderBy(idempotencyKeys.createdAt)
+    .limit(batch)
+    .for('update', { skipLocked: true })
+  const rows = await db
+    .delete(idempotencyKeys)
+    .where(sql`(${idempotencyKeys.userId}, ${idempotencyKeys.key}) in ${expired}`)
+    .returning({ key: idempotencyKeys.key })
+  return rows.length
+}
