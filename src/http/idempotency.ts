@@ -5,12 +5,12 @@
 // change-log entry) commits together with the kept response, or not at all.
 //
 // A keyed request, after authentication and body decoding:
-//   1. opens a transaction and takes a transaction-scoped advisory lock on (user, key) without
-//      waiting: a lock held elsewhere means the first request is still running → 409 with
-//      Retry-After. The lock dies with its connection, so a crashed instance frees the key;
+//   1. opens a transaction and tries a transaction-scoped advisory lock on (user, key) without
+//      waiting. The lock dies with its connection, so a crashed instance frees the key;
 //   2. looks the key up (a fresh statement, so it sees whatever the lock's last holder committed):
 //      a kept response with the same fingerprint is replayed with `Idempotent-Replayed: true`,
-//      another fingerprint is a 422, and in both cases nothing runs;
+//      another fingerprint is a 422, and in both cases nothing runs; with no kept response, a
+//      lock held elsewhere means the first request is still running → 409 with Retry-After;
 //   3. otherwise runs the route on the transaction; once the response is known (success or error,
 //      in `mapResponse`, which Elysia runs on both paths before sending), a response below 500
 //      other than 401, 409 and 429 is inserted and everything commits; anything else rolls back,
@@ -99,7 +99,7 @@ async function outcome(value: unknown, set: { status?: unknown; headers: Record<
     headers['content-type'] ??= 'text/plain;charset=utf-8'
   } else if (value !== undefined && value !== null) {
     body = JSON.stringify(value)
-    headers['content-type'] ??= 'application/json'
+    headers['content-type'] ??= 'application/json;charset=utf-8'
   }
   if (body === null || body === '') {
     body = null
@@ -123,20 +123,21 @@ async function begin(db: Database, request: Request, userId: string, key: string
     const [lock] = await tx
       .select({ held: sql<boolean>`pg_try_advisory_xact_lock(hashtext(${userId}), hashtext(${key}))` })
       .from(sql`(select 1) as one`)
-    if (!lock?.held) {
-      throw new ApiError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being processed; retry shortly', {
-        headers: { 'retry-after': IN_USE_RETRY_AFTER_S },
-      })
-    }
     const [kept] = await tx
       .select()
       .from(idempotencyKeys)
       .where(and(eq(idempotencyKeys.userId, userId), eq(idempotencyKeys.key, key), gt(idempotencyKeys.createdAt, sql`now() - ${RETENTION}`)))
-    if (kept === undefined) {
+    if (kept === undefined && lock?.held) {
       state.set(request, { open, userId, key, fingerprint: print, settled: false })
       return
     }
     await open.rollback()
+    // A kept response is final, so it answers even while another retry holds the lock to read it.
+    if (kept === undefined) {
+      throw new ApiError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being processed; retry shortly', {
+        headers: { 'retry-after': IN_USE_RETRY_AFTER_S },
+      })
+    }
     if (kept.fingerprint !== print) {
       throw new ApiError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request (method, path or body)')
     }
