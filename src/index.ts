@@ -9,6 +9,7 @@ import { ConfigError, loadConfig, type Config } from './config'
 import { openDatabase } from './db/client'
 import { migrate, migrationStatus } from './db/migrate'
 import { isUnavailable } from './db/errors'
+import { schedulePurge } from './http/idempotency'
 import { createLogger } from './log'
 import pkg from '../package.json'
 
@@ -45,6 +46,7 @@ async function serve(config: Config) {
     hostname: config.host,
   })
   log.info('server.started', { url: app.server?.url.href, driver: database.driver, version: pkg.version })
+  const purge = schedulePurge(database, log)
 
   let stopping = false
   const stop = async (signal: string) => {
@@ -55,6 +57,7 @@ async function serve(config: Config) {
     const deadline = setTimeout(() => void app.server?.stop(true), SHUTDOWN_GRACE_MS)
     await app.server?.stop(false)
     clearTimeout(deadline)
+    await purge.stop()
     await database.close()
     log.info('server.stopped', { signal })
     process.exit(0)

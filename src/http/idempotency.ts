@@ -19,8 +19,10 @@
 import { and, eq, gt, sql } from 'drizzle-orm'
 import { Elysia, ElysiaCustomStatusResponse } from 'elysia'
 import type { Database, DatabaseHandle } from '../db/client'
+import { databaseState } from '../db/errors'
 import { idempotencyKeys, type IdempotencyRecord } from '../db/schema'
 import { openTransaction, type OpenTransaction } from '../db/transaction'
+import type { Logger } from '../log'
 import { ApiError, Problem } from './errors'
 
 /** How long a kept response is replayed; older ones are ignored and purged. */
@@ -219,8 +221,13 @@ export const idempotency = ({ database }: { database: DatabaseHandle }) =>
       },
     })
 
-/** Deletes up to `batch` expired records; returns how many. Cheap: an index range on created_at. */
-export async function purgeExpiredKeys(db: Database, batch = 1000): Promise<number> {
+const PURGE_BATCH = 1000
+
+/**
+ * Deletes up to `batch` expired records; returns how many. Cheap: an index range on created_at,
+ * bounded, and rows another instance is purging at the same moment are skipped, not waited for.
+ */
+export async function purgeExpiredKeys(db: Database, batch = PURGE_BATCH): Promise<number> {
   const expired = db
     .select({ userId: idempotencyKeys.userId, key: idempotencyKeys.key })
     .from(idempotencyKeys)
@@ -233,4 +240,32 @@ export async function purgeExpiredKeys(db: Database, batch = 1000): Promise<numb
     .where(sql`(${idempotencyKeys.userId}, ${idempotencyKeys.key}) in ${expired}`)
     .returning({ key: idempotencyKeys.key })
   return rows.length
+}
+
+/**
+ * Purges expired records every `intervalMs` (each instance does; their batches skip each other's
+ * rows), batch after batch until none is left, so the table holds about a day of keys.
+ */
+export function schedulePurge(database: DatabaseHandle, log: Logger, intervalMs = 15 * 60_000) {
+  let running: Promise<void> | null = null
+  const run = async () => {
+    try {
+      await database.ensureSchema()
+      let total = 0
+      for (let n = PURGE_BATCH; n === PURGE_BATCH; total += n) n = await purgeExpiredKeys(database.db)
+      if (total > 0) log.info('idempotency.purged', { records: total })
+    } catch (error) {
+      log.warn('idempotency.purge_failed', databaseState(error))
+    }
+  }
+  const timer = setInterval(() => {
+    running ??= run().finally(() => (running = null))
+  }, intervalMs)
+  timer.unref()
+  return {
+    async stop() {
+      clearInterval(timer)
+      await running
+    },
+  }
 }

@@ -5,7 +5,8 @@ import { expect, test } from 'bun:test'
 import { SQL } from 'bun'
 import { sql } from 'drizzle-orm'
 import { idempotencyKeys } from '../../src/db/schema'
-import { purgeExpiredKeys } from '../../src/http/idempotency'
+import { purgeExpiredKeys, schedulePurge } from '../../src/http/idempotency'
+import { createLogger } from '../../src/log'
 import { describeEachDriver, json, newUser, type TestApp } from '../support/app'
 import { families } from '../support/endpoints'
 
@@ -165,7 +166,7 @@ describeEachDriver('Idempotency-Key', (ctx, driver) => {
     for (const c of cases) {
       const key = crypto.randomUUID()
       const first = await c.send(key)
-      await expectProblem(first.clone(), c.status, c.code)
+      await expectProblem(first.clone() as Response, c.status, c.code)
       const again = await c.send(key)
       expect(again.headers.get('idempotent-replayed'), c.code).toBe('true')
       expect(await snapshot(again)).toEqual(await snapshot(first))
@@ -238,7 +239,7 @@ describeEachDriver('Idempotency-Key', (ctx, driver) => {
     for (const res of responses) {
       if (res === fresh[0]) continue
       if (res.status === 409) {
-        await expectProblem(res.clone(), 409, 'IDEMPOTENCY_KEY_IN_USE')
+        await expectProblem(res.clone() as Response, 409, 'IDEMPOTENCY_KEY_IN_USE')
         expect(res.headers.get('retry-after')).toBe('1')
       } else {
         expect(res.headers.get('idempotent-replayed')).toBe('true')
@@ -324,3 +325,24 @@ async function currentDatabase(t: TestApp): Promise<string> {
   const [row] = await t.db.db.select({ name: sql<string>`current_database()` }).from(sql`(select 1) as one`)
   return row!.name
 }
+
+describeEachDriver('Idempotency-Key purge schedule', (ctx) => {
+  test('expired records are purged on schedule, in batches until none is left', async () => {
+    const t = ctx()
+    const user = newUser()
+    const { db } = t.db
+    const rows = Array.from({ length: 1203 }, (_, i) => ({ userId: user, key: `k${i}`, fingerprint: 'f', status: 201, headers: '{}', body: null }))
+    for (let i = 0; i < rows.length; i += 500) await db.insert(idempotencyKeys).values(rows.slice(i, i + 500))
+    await db.execute(sql`update idempotency_keys set created_at = now() - interval '25 hours' where user_id = ${user} and key <> 'k0'`)
+    const purge = schedulePurge(t.db, createLogger('info', (line) => t.logs.push(JSON.parse(line))), 20)
+    try {
+      const deadline = Date.now() + 10_000
+      while (Date.now() < deadline && !t.logs.some((l) => l.message === 'idempotency.purged')) await Bun.sleep(20)
+    } finally {
+      await purge.stop()
+    }
+    expect(t.logs).toContainEqual(expect.objectContaining({ message: 'idempotency.purged', records: 1202 }))
+    const left = await db.select({ key: idempotencyKeys.key }).from(idempotencyKeys).where(sql`${idempotencyKeys.userId} = ${user}`)
+    expect(left).toEqual([{ key: 'k0' }])
+  })
+})
