@@ -4,7 +4,7 @@
 // - a GET whose If-None-Match matches (weak comparison, lists and `*`) is a 304 with no body;
 // - If-Match is parsed into `ifMatch`, the versions a write may apply to, for the write's own
 //   WHERE clause (so check and write are one atomic statement; see `preconditionFailed`).
-import { Elysia, ElysiaCustomStatusResponse } from 'elysia'
+import { Elysia, ElysiaCustomStatusResponse, t } from 'elysia'
 import { ApiError, Problem } from './errors'
 
 /** The strong ETag of a versioned object. */
@@ -66,8 +66,15 @@ export const preconditionFailed = (version: number) =>
 const isVersioned = (value: object): value is { version: number } =>
   !Array.isArray(value) && typeof (value as { version?: unknown }).version === 'number'
 
+// Declared so the OpenAPI document and Eden's client know them; their values are read above.
+const ConditionalHeaders = t.Object({
+  'if-match': t.Optional(t.String({ description: 'Apply the write only to these ETags (strong comparison), or `*`' })),
+  'if-none-match': t.Optional(t.String({ description: 'On a GET: 304 when one of these ETags (weak comparison), or `*`, matches' })),
+})
+
 export const conditional = new Elysia({ name: 'conditional' }).macro({
   conditional: {
+    headers: ConditionalHeaders,
     resolve: ({ request }) => ({ ifMatch: expectedVersions(request.headers.get('if-match')) }),
     afterHandle({ request, responseValue, set }) {
       const value = responseValue instanceof ElysiaCustomStatusResponse ? responseValue.response : responseValue

@@ -17,7 +17,7 @@
 //      so the key is free again after a 5xx. Nothing is sent before the commit succeeds.
 // Requests without the header pay nothing: no statement, no transaction.
 import { and, eq, gt, sql } from 'drizzle-orm'
-import { Elysia, ElysiaCustomStatusResponse } from 'elysia'
+import { Elysia, ElysiaCustomStatusResponse, t } from 'elysia'
 import type { Database, DatabaseHandle } from '../db/client'
 import { databaseState } from '../db/errors'
 import { idempotencyKeys, type IdempotencyRecord } from '../db/schema'
@@ -180,6 +180,10 @@ export const idempotency = ({ database }: { database: DatabaseHandle }) =>
     .decorate('db', database.db)
     .macro({
       idempotent: {
+        // Declared so the OpenAPI document and Eden's client know it; `parseKey` checks it.
+        headers: t.Object({
+          'idempotency-key': t.Optional(t.String({ description: '1–255 visible ASCII characters, bare or quoted; a retry with the same key gets the first response again' })),
+        }),
         // After authentication and body decoding, before validation: a response to an invalid
         // body is kept (and replayed) like any other.
         async transform(context) {
