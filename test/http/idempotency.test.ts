@@ -1,13 +1,15 @@
 // Idempotency-Key on every POST and PATCH under /api: replays, 422 for another request, 409 while
 // the first runs, which responses are kept, per-user keys, retention and purge, and the record
 // committing with the write.
-import { expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import type { PGlite } from '@electric-sql/pglite'
 import { SQL } from 'bun'
 import { sql } from 'drizzle-orm'
 import { idempotencyKeys } from '../../src/db/schema'
 import { purgeExpiredKeys, schedulePurge } from '../../src/http/idempotency'
 import { createLogger } from '../../src/log'
-import { describeEachDriver, json, newUser, type TestApp } from '../support/app'
+import { createTestApp, describeEachDriver, json, newUser, type TestApp } from '../support/app'
+import { drivers, type TestDatabase } from '../support/databases'
 import { families } from '../support/endpoints'
 
 async function expectProblem(res: Response, status: number, errorCode: string) {
@@ -344,5 +346,40 @@ describeEachDriver('Idempotency-Key purge schedule', (ctx) => {
     expect(t.logs).toContainEqual(expect.objectContaining({ message: 'idempotency.purged', records: 1202 }))
     const left = await db.select({ key: idempotencyKeys.key }).from(idempotencyKeys).where(sql`${idempotencyKeys.userId} = ${user}`)
     expect(left).toEqual([{ key: 'k0' }])
+  })
+})
+
+describe('Idempotency-Key round trips [pglite]', () => {
+  let database: TestDatabase
+  let t: TestApp
+  beforeAll(async () => {
+    database = await drivers[0]!.create()
+    t = await createTestApp(database)
+  }, 60_000)
+  afterAll(() => database?.drop())
+
+  test('a request without the header costs no statement and no transaction; with it, one transaction', async () => {
+    const user = newUser()
+    const task = await json(await t.request('/api/v1/tasks', { method: 'POST', as: user, json: { title: 'warm-up' } }))
+    // Count what reaches the one PGlite connection: statements outside a transaction, and transactions.
+    const client = (database.handle.db as unknown as { $client: PGlite }).$client
+    const counts = { statements: 0, transactions: 0 }
+    const { query, transaction } = client
+    client.query = ((...args: Parameters<PGlite['query']>) => (counts.statements++, query.apply(client, args))) as PGlite['query']
+    client.transaction = ((...args: Parameters<PGlite['transaction']>) => (counts.transactions++, transaction.apply(client, args))) as PGlite['transaction']
+    try {
+      const measure = async (init: Parameters<TestApp['request']>[1], path = '/api/v1/tasks') => {
+        counts.statements = counts.transactions = 0
+        const res = await t.request(path, { as: user, ...init })
+        expect(res.status, await res.clone().text()).toBeLessThan(300)
+        return { ...counts }
+      }
+      expect(await measure({ method: 'POST', json: { title: 'plain' } })).toEqual({ statements: 1, transactions: 0 })
+      expect(await measure({ method: 'PATCH', json: { title: 'plainer' } }, `/api/v1/tasks/${task.id}`)).toEqual({ statements: 1, transactions: 0 })
+      expect(await measure({ method: 'PATCH', headers: { 'if-match': '"2"' } }, `/api/v1/tasks/${task.id}/toggle`)).toEqual({ statements: 1, transactions: 0 })
+      expect(await measure({ method: 'POST', json: { title: 'keyed' }, headers: { 'idempotency-key': crypto.randomUUID() } })).toEqual({ statements: 0, transactions: 1 })
+    } finally {
+      Object.assign(client, { query, transaction })
+    }
   })
 })
