@@ -3,19 +3,12 @@
 import { expect, test } from 'bun:test'
 import { describeEachDriver, json, newUser, type TestApp } from '../support/app'
 import { families } from '../support/endpoints'
+import { expectProblem } from '../support/problem'
 
 async function createTask(t: TestApp, user: string, body: Record<string, unknown> = {}) {
   const res = await t.request('/api/v1/tasks', { method: 'POST', as: user, json: { title: 'a task', ...body } })
   expect(res.status, await res.clone().text()).toBe(201)
   return json(res)
-}
-
-async function expectProblem(res: Response, status: number, errorCode: string) {
-  expect(res.status, await res.clone().text()).toBe(status)
-  expect(res.headers.get('content-type')).toBe('application/problem+json')
-  const body = await json(res)
-  expect(body).toMatchObject({ status, status_code: status, error_code: errorCode })
-  return body
 }
 
 async function expectNotModified(res: Response, etag: string) {

@@ -11,14 +11,7 @@ import { createLogger } from '../../src/log'
 import { createTestApp, describeEachDriver, json, newUser, type TestApp } from '../support/app'
 import { drivers, type TestDatabase } from '../support/databases'
 import { families } from '../support/endpoints'
-
-async function expectProblem(res: Response, status: number, errorCode: string) {
-  expect(res.status, await res.clone().text()).toBe(status)
-  expect(res.headers.get('content-type')).toBe('application/problem+json')
-  const body = await json(res)
-  expect(body).toMatchObject({ status, status_code: status, error_code: errorCode })
-  return body
-}
+import { expectProblem } from '../support/problem'
 
 const titlesOf = async (t: TestApp, user: string) => (await json<{ title: string }[]>(await t.request('/api/v1/tasks?limit=1000', { as: user }))).map((task) => task.title)
 
@@ -30,6 +23,19 @@ async function snapshot(res: Response) {
     location: res.headers.get('location'),
     etag: res.headers.get('etag'),
     contentType: res.headers.get('content-type'),
+  }
+}
+
+/** Runs `fn` while inserts into `table` matching `condition` fail inside the database (a real 500). */
+async function whileRefusing(t: TestApp, table: string, condition: string, fn: () => Promise<void>) {
+  const { db } = t.db
+  await db.execute(sql.raw(`create or replace function refuse_insert() returns trigger language plpgsql as $$
+    begin if ${condition} then raise exception 'refused by test'; end if; return new; end $$`))
+  await db.execute(sql.raw(`create trigger refuse_insert before insert on ${table} for each row execute function refuse_insert()`))
+  try {
+    await fn()
+  } finally {
+    await db.execute(sql.raw(`drop trigger refuse_insert on ${table}`))
   }
 }
 
@@ -195,15 +201,10 @@ describeEachDriver('Idempotency-Key', (ctx, driver) => {
     const t = ctx()
     const user = newUser()
     const key = crypto.randomUUID()
-    // A real failure inside the write: a trigger that refuses this one title.
-    await t.db.db.execute(sql.raw(`create or replace function refuse_doomed() returns trigger language plpgsql as $$
-      begin if new.title = 'doomed' then raise exception 'refused by test'; end if; return new; end $$`))
-    await t.db.db.execute(sql.raw('create trigger refuse_doomed before insert on tasks for each row execute function refuse_doomed()'))
-    try {
+    // A real failure inside the write.
+    await whileRefusing(t, 'tasks', `new.title = 'doomed'`, async () => {
       await expectProblem(await t.request('/api/v1/tasks', { method: 'POST', as: user, json: { title: 'doomed' }, headers: keyed(key) }), 500, 'INTERNAL_ERROR')
-    } finally {
-      await t.db.db.execute(sql.raw('drop trigger refuse_doomed on tasks'))
-    }
+    })
     const retry = await t.request('/api/v1/tasks', { method: 'POST', as: user, json: { title: 'doomed' }, headers: keyed(key) })
     expect(retry.status, await retry.clone().text()).toBe(201)
     expect(retry.headers.get('idempotent-replayed')).toBeNull()
@@ -214,14 +215,9 @@ describeEachDriver('Idempotency-Key', (ctx, driver) => {
     const t = ctx()
     const user = newUser()
     const key = crypto.randomUUID()
-    await t.db.db.execute(sql.raw(`create or replace function refuse_record() returns trigger language plpgsql as $$
-      begin if new.key = '${key}' then raise exception 'refused by test'; end if; return new; end $$`))
-    await t.db.db.execute(sql.raw('create trigger refuse_record before insert on idempotency_keys for each row execute function refuse_record()'))
-    try {
+    await whileRefusing(t, 'idempotency_keys', `new.key = '${key}'`, async () => {
       await expectProblem(await t.request('/api/v1/tasks', { method: 'POST', as: user, json: { title: 'orphan' }, headers: keyed(key) }), 500, 'INTERNAL_ERROR')
-    } finally {
-      await t.db.db.execute(sql.raw('drop trigger refuse_record on idempotency_keys'))
-    }
+    })
     expect(await titlesOf(t, user)).toEqual([])
     const retry = await t.request('/api/v1/tasks', { method: 'POST', as: user, json: { title: 'orphan' }, headers: keyed(key) })
     expect(retry.status).toBe(201)
