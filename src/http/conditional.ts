@@ -66,27 +66,37 @@ export const preconditionFailed = (version: number) =>
 const isVersioned = (value: object): value is { version: number } =>
   !Array.isArray(value) && typeof (value as { version?: unknown }).version === 'number'
 
+/** Sets the response's ETag; on a read, answers 304 instead when If-None-Match matches it. */
+function tagResponse({ request, responseValue, set }: { request: Request; responseValue: unknown; set: { headers: Record<string, unknown> } }) {
+  const value = responseValue instanceof ElysiaCustomStatusResponse ? responseValue.response : responseValue
+  if (value === null || typeof value !== 'object' || value instanceof Response) return
+  const tag = isVersioned(value) ? versionTag(value.version) : bodyTag(JSON.stringify(value))
+  set.headers.etag = tag
+  const ifNoneMatch = request.headers.get('if-none-match')
+  if ((request.method === 'GET' || request.method === 'HEAD') && ifNoneMatch !== null && noneMatch(ifNoneMatch, tag)) {
+    const { 'content-type': _, ...headers } = set.headers as Record<string, string>
+    // `as never`: a 304 adds no body type to the route's responses (nor to Eden's).
+    return new Response(null, { status: 304, headers }) as never
+  }
+}
+
 // Declared so the OpenAPI document and Eden's client know them; their values are read above.
-const ConditionalHeaders = t.Object({
-  'if-match': t.Optional(t.String({ description: 'Apply the write only to these ETags (strong comparison), or `*`' })),
-  'if-none-match': t.Optional(t.String({ description: 'On a GET: 304 when one of these ETags (weak comparison), or `*`, matches' })),
+const ReadHeaders = t.Object({
+  'if-none-match': t.Optional(t.String({ description: '304 when one of these ETags (weak comparison), or `*`, matches' })),
+})
+const WriteHeaders = t.Object({
+  'if-match': t.Optional(t.String({ description: 'Apply the write only if the current ETag is one of these (strong comparison), or `*` for any' })),
 })
 
+/**
+ * `conditional: 'read'` (a GET: ETag, If-None-Match), `'write'` (ETag of the result, If-Match as
+ * `ifMatch` for the write's WHERE) or `'create'` (ETag of the new object only).
+ */
 export const conditional = new Elysia({ name: 'conditional' }).macro({
-  conditional: {
-    headers: ConditionalHeaders,
-    resolve: ({ request }) => ({ ifMatch: expectedVersions(request.headers.get('if-match')) }),
-    afterHandle({ request, responseValue, set }) {
-      const value = responseValue instanceof ElysiaCustomStatusResponse ? responseValue.response : responseValue
-      if (value === null || typeof value !== 'object' || value instanceof Response) return
-      const tag = isVersioned(value) ? versionTag(value.version) : bodyTag(JSON.stringify(value))
-      set.headers.etag = tag
-      const ifNoneMatch = request.headers.get('if-none-match')
-      if ((request.method === 'GET' || request.method === 'HEAD') && ifNoneMatch !== null && noneMatch(ifNoneMatch, tag)) {
-        const { 'content-type': _, ...headers } = set.headers as Record<string, string>
-        // `as never`: a 304 adds no body type to the route's responses (nor to Eden's).
-        return new Response(null, { status: 304, headers }) as never
-      }
-    },
-  },
+  conditional: (mode: 'read' | 'write' | 'create') => ({
+    ...(mode === 'read' && { headers: ReadHeaders }),
+    ...(mode === 'write' && { headers: WriteHeaders }),
+    resolve: ({ request }) => ({ ifMatch: mode === 'write' ? expectedVersions(request.headers.get('if-match')) : null }),
+    afterHandle: tagResponse,
+  }),
 })

@@ -84,7 +84,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
         },
         {
           query: ListQuery,
-          conditional: true,
+          conditional: 'read',
           response: { 200: t.Array(Task), ...commonErrors },
           detail: { summary: 'List tasks', description: 'One page of the caller\'s tasks; the next page is in the `Link` header.' },
         },
@@ -99,7 +99,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
         {
           parse: json,
           body: CreateTask,
-          conditional: true,
+          conditional: 'create',
           idempotent: true,
           response: { 201: Task, ...commonErrors, ...bodyErrors, ...idempotencyErrors },
           detail: { summary: 'Create a task' },
@@ -111,14 +111,14 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
         { query: ClearQuery, response: { 200: Deleted, ...commonErrors }, detail: { summary: 'Clear completed tasks' } },
       )
       .get('/tasks/stats', ({ db, userId }) => q.taskStats(db, userId), {
-        conditional: true,
+        conditional: 'read',
         response: { 200: Stats, ...commonErrors },
         detail: { summary: 'Count the caller\'s tasks' },
       })
       .get(
         '/tasks/:id',
         async (c) => found(c, await q.getTask(c.db, c.userId, c.params.id)),
-        { params: TaskParams, conditional: true, response: { 200: Task, ...taskErrors }, detail: { summary: 'Get a task' } },
+        { params: TaskParams, conditional: 'read', response: { 200: Task, ...taskErrors }, detail: { summary: 'Get a task' } },
       )
       .patch(
         '/tasks/:id',
@@ -127,7 +127,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
           params: TaskParams,
           parse: json,
           body: UpdateTask,
-          conditional: true,
+          conditional: 'write',
           idempotent: true,
           response: { 200: Task, ...taskErrors, ...bodyErrors, ...preconditionErrors, ...idempotencyErrors },
           detail: { summary: 'Update a task' },
@@ -140,7 +140,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
           params: TaskParams,
           parse: json,
           body: UpdateTask,
-          conditional: true,
+          conditional: 'write',
           response: { 200: Task, ...taskErrors, ...bodyErrors, ...preconditionErrors },
           detail: { summary: 'Update a task (as PATCH, for older clients)' },
         },
@@ -152,7 +152,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
           params: TaskParams,
           parse: json,
           body: Toggle,
-          conditional: true,
+          conditional: 'write',
           idempotent: true,
           response: { 200: Task, ...taskErrors, ...bodyErrors, ...preconditionErrors, ...idempotencyErrors },
           detail: { summary: 'Toggle completion', description: 'Flips `completed`; a body `{"completed": bool}` sets it instead.' },
@@ -166,7 +166,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
         },
         {
           params: TaskParams,
-          conditional: true,
+          conditional: 'write',
           response: { 204: t.Undefined(), ...taskErrors, ...preconditionErrors },
           detail: { summary: 'Delete a task' },
         },
