@@ -193,6 +193,8 @@ export const idempotency = ({ database }: { database: DatabaseHandle }) =>
           const key = parseKey(header)
           const userId = (context as { userId?: unknown }).userId
           if (typeof userId !== 'string') throw new Error('idempotent routes must be authenticated')
+          // Before the transaction: a first request migrates, which on PGlite would wait for it.
+          await database.ensureSchema()
           await begin(database.db, request, userId, key, fingerprint(request.method, path, body))
         },
         resolve({ request }) {
