@@ -6,12 +6,13 @@ import type { Config } from './config'
 import type { DatabaseHandle } from './db/client'
 import { rawBody } from './http/body'
 import { docs } from './http/docs'
+import { api } from './http/api'
 import { errors } from './http/errors'
+import { registerFormats } from './http/formats'
 import { health } from './http/health'
 import { createRateLimits } from './http/rate-limit'
 import { requestContext } from './http/request'
 import type { Logger } from './log'
-import { registerFormats } from './tasks/formats'
 import { tasks } from './tasks/routes'
 
 export interface AppDeps {
@@ -23,8 +24,8 @@ export interface AppDeps {
 
 export function createApp({ config, database, verify, log }: AppDeps) {
   registerFormats()
-  // One set of budgets for the whole app: the three path families spend the same ones.
-  const shared = { database, log, verify, limits: createRateLimits(config.rateLimit), trustProxy: config.trustProxy }
+  // One base for every /api feature, so the three path families spend the same request budgets.
+  const base = api({ database, log, verify, limits: createRateLimits(config.rateLimit), trustProxy: config.trustProxy })
   const known = { routes: [] as readonly { method: string; path: string }[] }
   const app = new Elysia({ normalize: false })
     .use(requestContext({ log, corsOrigins: config.corsOrigins }))
@@ -32,9 +33,9 @@ export function createApp({ config, database, verify, log }: AppDeps) {
     .use(rawBody)
     .use(health(database))
     .use(docs())
-    .use(tasks({ prefix: '/api/v1', ...shared }))
-    .use(tasks({ prefix: '/api', ...shared }))
-    .use(tasks({ prefix: '/api/:user_id', ...shared }))
+    .use(tasks(base, '/api/v1'))
+    .use(tasks(base, '/api'))
+    .use(tasks(base, '/api/:user_id'))
   known.routes = app.routes
   return app
 }
