@@ -10,8 +10,12 @@ import { api } from './http/api'
 import { errors } from './http/errors'
 import { registerFormats } from './http/formats'
 import { health } from './http/health'
+import { accessLog } from './http/access-log'
+import { cors } from './http/cors'
 import { createRateLimits } from './http/rate-limit'
-import { requestContext } from './http/request'
+import { requestId } from './http/request'
+import { responseHeaders } from './http/response-headers'
+import { routing } from './http/routing'
 import type { Logger } from './log'
 import { tasks } from './tasks/routes'
 
@@ -26,18 +30,20 @@ export function createApp({ config, database, verify, log }: AppDeps) {
   registerFormats()
   // One base for every /api feature, so the three path families spend the same request budgets.
   const base = api({ database, log, verify, limits: createRateLimits(config.rateLimit), trustProxy: config.trustProxy })
-  const known = { routes: [] as readonly { method: string; path: string }[] }
-  const app = new Elysia({ normalize: false })
-    .use(requestContext({ log, corsOrigins: config.corsOrigins }))
-    .use(errors({ log, known }))
+  return new Elysia({ normalize: false })
+    .use(requestId)
+    .use(responseHeaders)
+    .use(cors(config.corsOrigins))
+    .use(accessLog(log))
+    // routing answers unmatched paths before errors' catch-all onError.
+    .use(routing)
+    .use(errors({ log }))
     .use(rawBody)
     .use(health(database))
     .use(docs())
     .use(tasks(base, '/api/v1'))
     .use(tasks(base, '/api'))
     .use(tasks(base, '/api/:user_id'))
-  known.routes = app.routes
-  return app
 }
 
 export type App = ReturnType<typeof createApp>

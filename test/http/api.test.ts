@@ -45,7 +45,7 @@ describeEachDriver('the /api base plugin', (ctx) => {
         { body: Body, parse: 'application/json' },
       )
       .get('/things/:id', ({ params }) => params.id, { notFound: 'TASK_NOT_FOUND' })
-    const app = new Elysia().use(errors({ log: createLogger('silent'), known: { routes: [] } })).use(rawBody).use(feature)
+    const app = new Elysia().use(errors({ log: createLogger('silent') })).use(rawBody).use(feature)
     return {
       database,
       async post(path: string, user: string, body: { title: string; fail: boolean }) {
