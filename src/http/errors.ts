@@ -2,9 +2,10 @@
 // every failure (ours, Elysia's, the database's) into that body. Which database failures mean
 // "away, retry" is src/db/errors.ts's call; 404 / 405 / OPTIONS for unmatched paths is routing.ts's.
 import { ValueErrorType } from '@sinclair/typebox/errors'
-import { Type } from '@sinclair/typebox'
+import { Type, type TObject, type TSchema, type TUnion } from '@sinclair/typebox'
 import { Elysia, status, t, type Context, type Static } from 'elysia'
 import type { Logger } from '../log'
+import { literals, type Literals } from './schema'
 import { databaseFailure } from '../db/errors'
 import { requestIdOf } from './request'
 
@@ -31,18 +32,17 @@ export type ErrorCode = keyof typeof codes
 export const FieldError = t.Object({ field: t.String(), message: t.String() })
 export type FieldError = Static<typeof FieldError>
 
-export const Problem = t.Object(
-  {
-    title: t.String(),
-    status: Type.Integer(),
-    detail: t.String(),
-    error_code: t.String(),
-    status_code: Type.Integer(),
-    request_id: t.String(),
-    errors: t.Optional(t.Array(FieldError)),
-  },
-  { description: 'RFC 9457 problem details, plus the fields older clients read' },
-)
+const problemFields = {
+  title: t.String(),
+  status: Type.Integer(),
+  detail: t.String(),
+  error_code: t.String(),
+  status_code: Type.Integer(),
+  request_id: t.String(),
+  errors: t.Optional(t.Array(FieldError)),
+}
+
+export const Problem = t.Object(problemFields, { description: 'RFC 9457 problem details, plus the fields older clients read' })
 export type Problem = Static<typeof Problem>
 
 export class ApiError extends Error {
@@ -64,13 +64,34 @@ export function problem(code: ErrorCode, detail: string, requestId: string, erro
   return { title, status, detail, error_code: code, status_code: status, request_id: requestId, ...(errors && { errors }) }
 }
 
-// The responses every route may give, for its `response` map (and so for OpenAPI and Eden).
-export const commonErrors = {
-  400: Problem,
-  401: Problem,
-  429: Problem,
-  500: Problem,
-  503: Problem,
+type StatusOf<C extends ErrorCode> = (typeof codes)[C][0]
+/** The codes of `C` (a tuple) that answer with status `S`, in order. */
+type WithStatus<C extends readonly ErrorCode[], S> = C extends readonly [infer H extends ErrorCode, ...infer R extends readonly ErrorCode[]]
+  ? StatusOf<H> extends S
+    ? [H, ...WithStatus<R, S>]
+    : WithStatus<R, S>
+  : []
+
+type CodeSchema<C extends readonly ErrorCode[]> = Literals<C> extends infer L extends TSchema[] ? TUnion<L> : never
+type ProblemOf<C extends readonly ErrorCode[]> = TObject<Omit<typeof problemFields, 'error_code'> & { error_code: CodeSchema<C> }>
+
+/** The problem body whose `error_code` is one of `codes`. */
+const problemOf = <const C extends readonly ErrorCode[]>(codes: C) =>
+  t.Object(
+    { ...problemFields, error_code: t.Union(literals(codes) as TSchema[]) },
+    { description: `RFC 9457 problem details, plus the fields older clients read. error_code: ${codes.join(', ')}` },
+  ) as unknown as ProblemOf<C>
+
+/**
+ * The error part of a route's `response` map: one problem schema per status, naming the codes that
+ * route can answer with, all from the one code table (so OpenAPI lists them and Eden narrows by them).
+ */
+export function errorResponses<const C extends readonly ErrorCode[]>(...given: C) {
+  const byStatus = new Map<number, ErrorCode[]>()
+  for (const code of given) byStatus.set(codes[code][0], [...(byStatus.get(codes[code][0]) ?? []), code])
+  return Object.fromEntries([...byStatus].map(([status, list]) => [status, problemOf(list)])) as unknown as {
+    [S in StatusOf<C[number]>]: ProblemOf<WithStatus<C, S>>
+  }
 }
 
 // Every 503 says when to come back: the database or the token issuer is away, briefly we hope.

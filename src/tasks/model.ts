@@ -1,14 +1,14 @@
 // The task's wire shapes, written once as typebox schemas: they validate requests, type handlers
 // and Eden's client, and document the API.
-import { Type, type TLiteral } from '@sinclair/typebox'
+import { Type } from '@sinclair/typebox'
 import { t, type Static } from 'elysia'
 import { priorities, type TaskRow } from '../db/schema'
+import { literals } from '../http/schema'
 import './formats'
 
 // Enumerations are unions of literals, not t.UnionEnum: Elysia fills an absent optional UnionEnum
 // in with its first value, which would turn every PATCH into "priority: none".
 type Options = { description?: string; default?: string; errorMessage?: string }
-const literals = <const T extends readonly string[]>(values: T) => values.map((v) => t.Literal(v)) as { -readonly [K in keyof T]: TLiteral<T[K]> }
 const priorityOf = (options: Options) => t.Union(literals(priorities), options)
 export const Priority = priorityOf({ description: priorities.join(' < ') })
 const AnyPriority = t.Optional(priorityOf({ errorMessage: `must be one of ${priorities.join(', ')}` }))

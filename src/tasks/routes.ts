@@ -5,14 +5,19 @@ import { Elysia, t } from 'elysia'
 import type { Database } from '../db/client'
 import type { Api } from '../http/api'
 import { decodeCursor, encodeCursor, nextLink } from '../http/cursor'
-import { ApiError, commonErrors, Problem } from '../http/errors'
+import { ApiError, errorResponses } from '../http/errors'
 import { ClearQuery, CreateTask, Deleted, ListQuery, Stats, Task, Toggle, UpdateTask, toTask, type ListRequest } from './model'
 import * as q from './queries'
 
 // The older family's :user_id rides along in params; the auth plugin has already checked it.
 const TaskParams = t.Object({ id: t.String({ description: 'Task id (UUIDv7)' }) }, { additionalProperties: true })
-const taskErrors = { ...commonErrors, 403: Problem, 404: Problem }
-const bodyErrors = { 413: Problem, 415: Problem }
+// What any /api route may answer (a stray body on a GET is still read, so INVALID_JSON is common).
+const common = ['VALIDATION_ERROR', 'INVALID_JSON', 'UNAUTHORIZED', 'RATE_LIMITED', 'INTERNAL_ERROR', 'SERVICE_UNAVAILABLE'] as const
+const oneTaskCodes = ['FORBIDDEN', 'TASK_NOT_FOUND'] as const
+const bodyCodes = ['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'] as const
+const commonErrors = errorResponses(...common)
+const taskErrors = errorResponses(...common, ...oneTaskCodes)
+const taskBodyErrors = errorResponses(...common, ...oneTaskCodes, ...bodyCodes)
 // Bodies are read by the raw-body parser (src/http/body.ts); naming JSON here is what puts their
 // schemas under application/json in the OpenAPI document.
 const json = 'application/json' as const
@@ -38,7 +43,7 @@ async function found(caller: Caller, row: Awaited<ReturnType<typeof q.getTask>>)
 
 const update = {
   handler: async (c: Caller & { body: UpdateTask }) => found(c, await q.updateTask(c.db, c.userId, c.params.id, c.body)),
-  options: { ...oneTask, parse: json, body: UpdateTask, response: { 200: Task, ...taskErrors, ...bodyErrors } },
+  options: { ...oneTask, parse: json, body: UpdateTask, response: { 200: Task, ...taskBodyErrors } },
 }
 
 export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>(api: Api, prefix: Prefix) =>
@@ -56,7 +61,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
       },
       {
         query: ListQuery,
-        response: { 200: t.Array(Task), ...commonErrors },
+        response: { 200: t.Array(Task), ...errorResponses(...common, 'INVALID_CURSOR') },
         detail: { summary: 'List tasks', description: 'One page of the caller\'s tasks; the next page is in the `Link` header.' },
       },
     )
@@ -67,7 +72,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
         set.headers['location'] = `${new URL(request.url).pathname.replace(/\/$/, '')}/${task.id}`
         return status(201, task)
       },
-      { parse: json, body: CreateTask, response: { 201: Task, ...commonErrors, ...bodyErrors }, detail: { summary: 'Create a task' } },
+      { parse: json, body: CreateTask, response: { 201: Task, ...errorResponses(...common, ...bodyCodes) }, detail: { summary: 'Create a task' } },
     )
     .delete('/tasks', async ({ userId, db }) => ({ deleted: await q.clearCompleted(db, userId) }), {
       query: ClearQuery,
@@ -89,7 +94,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
       ...oneTask,
       parse: json,
       body: Toggle,
-      response: { 200: Task, ...taskErrors, ...bodyErrors },
+      response: { 200: Task, ...taskBodyErrors },
       detail: { summary: 'Toggle completion', description: 'Flips `completed`; a body `{"completed": bool}` sets it instead.' },
     })
     .delete(
