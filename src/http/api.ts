@@ -6,9 +6,11 @@
 // - `notFound: 'TASK_NOT_FOUND'`: the route's `:id` must be a UUID; anything else is that resource's
 //   404 before validation and before the database is asked.
 // - `transaction: true`: the handler's `db` is one transaction, committed after the handler (before
-//   the answer is sent) and rolled back on any error. Without it, `db` is the shared handle and each statement commits by
-//   itself (one round trip where one suffices). Later route options (`idempotent`, `conditional`)
-//   join this transaction to commit their records with the write.
+//   the answer is sent) and rolled back on any error. Without it, `db` is the shared handle and
+//   each statement commits by itself (one round trip where one suffices).
+// Later options join the same way: a macro here, named on the route (`idempotent: true`,
+// `conditional: true`); one whose records must commit with the write (idempotency keys, change-log
+// entries) writes them through the context's `db` on a `transaction: true` route.
 import { Elysia } from 'elysia'
 import { auth, type AuthOptions } from '../auth/plugin'
 import type { Database, DatabaseHandle } from '../db/client'

@@ -42,8 +42,7 @@ const problemFields = {
   errors: t.Optional(t.Array(FieldError)),
 }
 
-export const Problem = t.Object(problemFields, { description: 'RFC 9457 problem details, plus the fields older clients read' })
-export type Problem = Static<typeof Problem>
+export type Problem = Static<TObject<typeof problemFields>>
 
 export class ApiError extends Error {
   override name = 'ApiError'
