@@ -1,11 +1,11 @@
-// Conditional requests (RFC 9110 §13) for routes that opt in with `{ conditional: true }`:
+// Conditional requests (RFC 9110 §13) for routes that opt in with `{ conditional: mode }`:
 // - every response body gets an ETag: strong `"<version>"` for one versioned object (no query,
 //   the version is in the body), weak `W/"<hash>"` of the body for anything else (collections);
 // - a GET whose If-None-Match matches (weak comparison, lists and `*`) is a 304 with no body;
 // - If-Match is parsed into `ifMatch`, the versions a write may apply to, for the write's own
 //   WHERE clause (so check and write are one atomic statement; see `preconditionFailed`).
-import { Elysia, ElysiaCustomStatusResponse, t } from 'elysia'
-import { ApiError, Problem } from './errors'
+import { ElysiaCustomStatusResponse, t } from 'elysia'
+import { ApiError } from './errors'
 
 /** The strong ETag of a versioned object. */
 export const versionTag = (version: number) => `"${version}"`
@@ -54,9 +54,6 @@ export function expectedVersions(header: string | null): readonly number[] | nul
   return tags.filter((t) => !t.weak && /^[1-9][0-9]{0,9}$/.test(t.opaque) && Number(t.opaque) <= MAX_VERSION).map((t) => Number(t.opaque))
 }
 
-/** For the response map of a route that takes If-Match. */
-export const preconditionErrors = { 412: Problem }
-
 /** The 412 for an object that exists but whose version the write's If-Match did not name. */
 export const preconditionFailed = (version: number) =>
   new ApiError('PRECONDITION_FAILED', 'The object has changed since the version named in If-Match; fetch it again', {
@@ -89,14 +86,13 @@ const WriteHeaders = t.Object({
 })
 
 /**
- * `conditional: 'read'` (a GET: ETag, If-None-Match), `'write'` (ETag of the result, If-Match as
- * `ifMatch` for the write's WHERE) or `'create'` (ETag of the new object only).
+ * The `conditional` route option (src/http/api.ts): `'read'` (a GET: ETag, If-None-Match), `'write'`
+ * (ETag of the result, If-Match as `ifMatch` for the write's WHERE) or `'create'` (ETag of the new
+ * object only).
  */
-export const conditional = new Elysia({ name: 'conditional' }).macro({
-  conditional: (mode: 'read' | 'write' | 'create') => ({
-    ...(mode === 'read' && { headers: ReadHeaders }),
-    ...(mode === 'write' && { headers: WriteHeaders }),
-    resolve: ({ request }) => ({ ifMatch: mode === 'write' ? expectedVersions(request.headers.get('if-match')) : null }),
-    afterHandle: tagResponse,
-  }),
+export const conditional = (mode: 'read' | 'write' | 'create') => ({
+  ...(mode === 'read' && { headers: ReadHeaders }),
+  ...(mode === 'write' && { headers: WriteHeaders }),
+  resolve: ({ request }: { request: Request }) => ({ ifMatch: mode === 'write' ? expectedVersions(request.headers.get('if-match')) : null }),
+  afterHandle: tagResponse,
 })

@@ -1,8 +1,8 @@
 // Idempotency-Key (draft-ietf-httpapi-idempotency-key-header, with Stripe's replay header) for
-// routes that opt in with `{ idempotent: true }`. Also gives every route of the plugin that uses
-// it `db`, the request's executor: the database, or the request's transaction while a keyed
-// request runs, so whatever the handler writes (and any record another mechanism adds, such as a
-// change-log entry) commits together with the kept response, or not at all.
+// routes that opt in with `{ idempotent: true }` (a route option of src/http/api.ts). A keyed
+// request's `db` (the request's executor) is its own transaction, so whatever the handler writes
+// (and any record another mechanism adds through `db`, such as a change-log entry) commits
+// together with the kept response, or not at all.
 //
 // A keyed request, after authentication and body decoding:
 //   1. opens a transaction and tries a transaction-scoped advisory lock on (user, key) without
@@ -17,13 +17,13 @@
 //      so the key is free again after a 5xx. Nothing is sent before the commit succeeds.
 // Requests without the header pay nothing: no statement, no transaction.
 import { and, eq, gt, sql } from 'drizzle-orm'
-import { Elysia, ElysiaCustomStatusResponse, t } from 'elysia'
+import { ElysiaCustomStatusResponse, t } from 'elysia'
 import type { Database, DatabaseHandle } from '../db/client'
 import { databaseState } from '../db/errors'
 import { idempotencyKeys, type IdempotencyRecord } from '../db/schema'
-import { openTransaction, type OpenTransaction } from '../db/transaction'
+import { beginTransaction, type HeldTransaction } from '../db/transaction'
 import type { Logger } from '../log'
-import { ApiError, Problem } from './errors'
+import { ApiError } from './errors'
 
 /** How long a kept response is replayed; older ones are ignored and purged. */
 export const RETENTION = sql.raw(`interval '24 hours'`)
@@ -66,13 +66,10 @@ export function fingerprint(method: string, path: string, body: unknown): string
   return new Bun.CryptoHasher('sha256').update(`${method} ${path}\n${canonical(body)}`).digest('base64url')
 }
 
-/** For the response map of a route that takes Idempotency-Key. */
-export const idempotencyErrors = { 409: Problem, 422: Problem }
-
 type Kept = Pick<IdempotencyRecord, 'status' | 'headers' | 'body'>
 
 interface Pending {
-  open: OpenTransaction
+  open: HeldTransaction
   userId: string
   key: string
   fingerprint: string
@@ -110,7 +107,10 @@ async function outcome(value: unknown, set: { status?: unknown; headers: Record<
   return { status, headers: JSON.stringify(headers), body }
 }
 
-function replay(kept: Kept, set: { headers: Record<string, unknown> }): Response {
+function replay(kept: Kept, set: { status?: unknown; headers: Record<string, unknown> }): Response {
+  // Elysia merges the context's status into a returned Response: on the error path it is already
+  // the error's (a 422 for a body that fails validation again).
+  set.status = kept.status
   const headers = new Headers()
   for (const [name, value] of Object.entries(set.headers)) if (typeof value === 'string' && name !== 'content-type') headers.set(name, value)
   for (const [name, value] of Object.entries(JSON.parse(kept.headers) as Record<string, string>)) headers.set(name, value)
@@ -118,8 +118,8 @@ function replay(kept: Kept, set: { headers: Record<string, unknown> }): Response
   return new Response(kept.body, { status: kept.status, headers })
 }
 
-async function begin(db: Database, request: Request, userId: string, key: string, print: string) {
-  const open = await openTransaction(db)
+async function begin(db: Database, request: Request, userId: string, key: string, print: string): Promise<Database | undefined> {
+  const open = await beginTransaction(db)
   try {
     const { tx } = open
     const [lock] = await tx
@@ -131,7 +131,7 @@ async function begin(db: Database, request: Request, userId: string, key: string
       .where(and(eq(idempotencyKeys.userId, userId), eq(idempotencyKeys.key, key), gt(idempotencyKeys.createdAt, sql`now() - ${RETENTION}`)))
     if (kept === undefined && lock?.held) {
       state.set(request, { open, userId, key, fingerprint: print, settled: false })
-      return
+      return open.tx
     }
     await open.rollback()
     // A kept response is final, so it answers even while another retry holds the lock to read it.
@@ -175,57 +175,53 @@ async function settle(pending: Pending, kept: Kept) {
   await open.commit()
 }
 
-export const idempotency = ({ database }: { database: DatabaseHandle }) =>
-  new Elysia()
-    .decorate('db', database.db)
-    .macro({
-      idempotent: {
-        // Declared so the OpenAPI document and Eden's client know it; `parseKey` checks it.
-        headers: t.Object({
-          'idempotency-key': t.Optional(t.String({ description: '1–255 visible ASCII characters, bare or quoted; a retry with the same key gets the first response again' })),
-        }),
-        // After authentication and body decoding, before validation: a response to an invalid
-        // body is kept (and replayed) like any other.
-        async transform(context) {
-          const { request, path, body } = context
-          const header = request.headers.get('idempotency-key')
-          if (header === null) return
-          const key = parseKey(header)
-          const userId = (context as { userId?: unknown }).userId
-          if (typeof userId !== 'string') throw new Error('idempotent routes must be authenticated')
-          // Before the transaction: a first request migrates, which on PGlite would wait for it.
-          await database.ensureSchema()
-          await begin(database.db, request, userId, key, fingerprint(request.method, path, body))
-        },
-        resolve({ request }) {
-          const current = state.get(request)
-          return { db: current !== undefined && 'open' in current ? current.open.tx : database.db }
-        },
-        beforeHandle({ request, set }) {
-          const current = state.get(request)
-          // `as never`: the replay is the route's own earlier response, so it adds no type to the
-          // route's responses (and Eden's).
-          if (current !== undefined && 'replay' in current) return replay(current.replay, set) as never
-        },
-        // Runs on success and, after `onError`, on every error: the one place the response is known
-        // before it is sent.
-        async mapResponse({ request, responseValue, set }) {
-          const current = state.get(request)
-          if (current === undefined) return
-          if ('replay' in current) return replay(current.replay, set) as never
-          if (current.settled) return
-          await settle(current, await outcome(responseValue, set))
-        },
-        // A safety net: a transaction still open once the response is gone is rolled back.
-        afterResponse({ request }) {
-          const current = state.get(request)
-          if (current !== undefined && 'open' in current && !current.settled) {
-            current.settled = true
-            void current.open.rollback()
-          }
-        },
-      },
-    })
+/** The `idempotent` route option (src/http/api.ts). */
+export const idempotent = (database: Pick<DatabaseHandle, 'db' | 'ensureSchema'>) => ({
+  // Declared so the OpenAPI document and Eden's client know it; `parseKey` checks it.
+  headers: t.Object({
+    'idempotency-key': t.Optional(t.String({ description: '1–255 visible ASCII characters, bare or quoted; a retry with the same key gets the first response again' })),
+  }),
+  // After authentication and body decoding, before validation: a response to an invalid body is
+  // kept (and replayed) like any other. Before every beforeHandle, so a `transaction: true` route
+  // finds `db` already a transaction and joins it.
+  async transform(context: { request: Request; path: string; body: unknown; db: Database }) {
+    const { request, path, body } = context
+    const header = request.headers.get('idempotency-key')
+    if (header === null) return
+    const key = parseKey(header)
+    const userId = (context as { userId?: unknown }).userId
+    if (typeof userId !== 'string') throw new Error('idempotent routes must be authenticated')
+    // Before the transaction: a first request migrates, which on PGlite would wait for it.
+    await database.ensureSchema()
+    const tx = await begin(database.db, request, userId, key, fingerprint(request.method, path, body))
+    if (tx !== undefined) context.db = tx
+  },
+  beforeHandle({ request, set }: { request: Request; set: { headers: Record<string, unknown> } }) {
+    const current = state.get(request)
+    // `as never`: the replay is the route's own earlier response, so it adds no type to the
+    // route's responses (and Eden's).
+    if (current !== undefined && 'replay' in current) return replay(current.replay, set) as never
+  },
+  // Runs on success and, after `onError`, on every error: the one place the response is known
+  // before it is sent.
+  async mapResponse({ request, responseValue, set }: { request: Request; responseValue: unknown; set: { status?: unknown; headers: Record<string, unknown> } }) {
+    const current = state.get(request)
+    if (current === undefined) return
+    if ('replay' in current) return replay(current.replay, set) as never
+    // On the error path Elysia calls this after every onError hook, also after one that answered
+    // nothing (routing's, for a matched route): wait for the answer.
+    if (current.settled || responseValue === undefined) return
+    await settle(current, await outcome(responseValue, set))
+  },
+  // A safety net: a transaction still open once the response is gone is rolled back.
+  afterResponse({ request }: { request: Request }) {
+    const current = state.get(request)
+    if (current !== undefined && 'open' in current && !current.settled) {
+      current.settled = true
+      void current.open.rollback()
+    }
+  },
+})
 
 const PURGE_BATCH = 1000
 

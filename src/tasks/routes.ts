@@ -1,200 +1,138 @@
 // The 'tasks' plugin: every task endpoint, mounted once per path family (/api/v1, /api and the
-// older /api/:user_id). Handlers are short: validate, one query, shape the answer.
+// older /api/:user_id) on the /api base plugin, which gives each handler `userId` and `db`.
+// Handlers are short: one query, shape the answer.
 import { Elysia, t } from 'elysia'
-import { auth, type AuthOptions } from '../auth/plugin'
-import type { Database, DatabaseHandle } from '../db/client'
-import { decodeJson } from '../http/body'
-import { conditional, preconditionErrors, preconditionFailed } from '../http/conditional'
-import { ApiError, commonErrors, Problem } from '../http/errors'
-import { idempotency, idempotencyErrors } from '../http/idempotency'
-import { requestIdOf } from '../http/request'
-import { ClearQuery, CreateTask, Deleted, ListQuery, Stats, Task, Toggle, UpdateTask, toTask } from './model'
+import type { Database } from '../db/client'
+import type { Api } from '../http/api'
+import { decodeCursor, encodeCursor, nextLink } from '../http/cursor'
+import { preconditionFailed } from '../http/conditional'
+import { ApiError, errorResponses } from '../http/errors'
+import { ClearQuery, CreateTask, Deleted, ListQuery, Stats, Task, Toggle, UpdateTask, toTask, type ListRequest } from './model'
 import * as q from './queries'
-
-export interface TasksOptions<Prefix extends string> extends AuthOptions {
-  prefix: Prefix
-  database: DatabaseHandle
-}
 
 // The older family's :user_id rides along in params; the auth plugin has already checked it.
 const TaskParams = t.Object({ id: t.String({ description: 'Task id (UUIDv7)' }) }, { additionalProperties: true })
-const taskErrors = { ...commonErrors, 403: Problem, 404: Problem }
-const bodyErrors = { 413: Problem, 415: Problem }
+// What any /api route may answer (a stray body on a GET is still read, so INVALID_JSON is common).
+const common = ['VALIDATION_ERROR', 'INVALID_JSON', 'UNAUTHORIZED', 'RATE_LIMITED', 'INTERNAL_ERROR', 'SERVICE_UNAVAILABLE'] as const
+const oneTaskCodes = ['FORBIDDEN', 'TASK_NOT_FOUND'] as const
+const bodyCodes = ['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'] as const
+// Idempotency-Key (POST and PATCH) and If-Match (every write to one task).
+const keyCodes = ['IDEMPOTENCY_KEY_IN_USE', 'IDEMPOTENCY_KEY_REUSED'] as const
+const commonErrors = errorResponses(...common)
+const taskErrors = errorResponses(...common, ...oneTaskCodes)
+const taskWriteErrors = errorResponses(...common, ...oneTaskCodes, 'PRECONDITION_FAILED')
+const taskBodyErrors = errorResponses(...common, ...oneTaskCodes, ...bodyCodes, 'PRECONDITION_FAILED')
+const taskKeyedErrors = errorResponses(...common, ...oneTaskCodes, ...bodyCodes, 'PRECONDITION_FAILED', ...keyCodes)
 // Bodies are read by the raw-body parser (src/http/body.ts); naming JSON here is what puts their
 // schemas under application/json in the OpenAPI document.
 const json = 'application/json' as const
+const oneTask = { params: TaskParams, notFound: 'TASK_NOT_FOUND' } as const
 
-/** What a handler knows about the task it targets, to explain a miss. */
-interface Target {
+interface Caller {
   db: Database
-  request: Request
   userId: string
   params: { id: string }
+  forbidden: (target: string, detail: string) => ApiError
+  /** The versions If-Match allows (`conditional: 'write'` routes); null for any. */
   ifMatch?: q.IfMatch
 }
 
-export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>({ prefix, database, ...authOptions }: TasksOptions<Prefix>) => {
-  const { log } = authOptions
-  /**
-   * Why a task the caller targeted was not there: the caller's own task at another version than
-   * If-Match named (412), another user's (403, logged), or none (404). Only asked after a miss.
-   */
-  const missing = async ({ db, request, userId, params: { id }, ifMatch = null }: Target) => {
-    if (ifMatch !== null) {
-      const current = await q.getTask(db, userId, id)
-      if (current) return preconditionFailed(current.version)
-    }
-    if (await q.ownedByAnother(db, userId, id)) {
-      log.warn('authz.denied', { request_id: requestIdOf(request), user_id: userId, target: `task:${id}` })
-      return new ApiError('FORBIDDEN', 'This task belongs to another user')
-    }
-    return new ApiError('TASK_NOT_FOUND', 'Task not found')
+/**
+ * Why a task the caller targeted was not there: the caller's own task at another version than
+ * If-Match named (412), another user's (403, logged), or none (404). Only asked after a miss.
+ */
+async function missing({ db, userId, params: { id }, forbidden, ifMatch = null }: Caller) {
+  if (ifMatch !== null) {
+    const current = await q.getTask(db, userId, id)
+    if (current) return preconditionFailed(current.version)
   }
-  const found = async (target: Target, row: Awaited<ReturnType<typeof q.getTask>>) => {
-    if (!row) throw await missing(target)
-    return toTask(row)
-  }
+  if (await q.ownedByAnother(db, userId, id)) return forbidden(`task:${id}`, 'This task belongs to another user')
+  return new ApiError('TASK_NOT_FOUND', 'Task not found')
+}
 
-  return (
-    new Elysia({ name: 'tasks', seed: prefix, prefix, detail: { tags: ['tasks'], security: [{ bearer: [] }] } })
-      .use(auth(authOptions))
-      .use(conditional)
-      .use(idempotency({ database }))
-      .onTransform(decodeJson)
-      // A malformed id is simply a task that does not exist; it never reaches the database.
-      .onTransform(({ params }) => {
-        const id = (params as Record<string, string | undefined> | undefined)?.id
-        if (id !== undefined && !q.isTaskId(id)) throw new ApiError('TASK_NOT_FOUND', 'Task not found')
-      })
-      // A service that started while its database was away migrates on the first request after it
-      // returns; until then this fails fast with the driver's error, answered as 503.
-      .onTransform(async () => {
-        await database.ensureSchema()
-      })
-      .get(
-        '/tasks',
-        async ({ db, query: raw, request, set, userId }) => {
-          // Elysia widens literal unions in query types; the schema has already checked them.
-          const query = raw as ListQuery
-          const filters = { ...query, status: query.status ?? 'all', sort: query.sort ?? '-created_at', limit: Number(query.limit ?? 50) }
-          const after = query.cursor === undefined ? null : decodeCursor(query.cursor, filters.sort)
-          const page = await q.listTasks(db, userId, filters, after)
-          if (page.next) set.headers['link'] = `<${nextUrl(request.url, page.next)}>; rel="next"`
-          return page.rows.map(toTask)
-        },
-        {
-          query: ListQuery,
-          conditional: 'read',
-          response: { 200: t.Array(Task), ...commonErrors },
-          detail: { summary: 'List tasks', description: 'One page of the caller\'s tasks; the next page is in the `Link` header.' },
-        },
-      )
-      .post(
-        '/tasks',
-        async ({ db, body, userId, request, set, status }) => {
-          const task = toTask(await q.createTask(db, userId, body))
-          set.headers['location'] = `${new URL(request.url).pathname.replace(/\/$/, '')}/${task.id}`
-          return status(201, task)
-        },
-        {
-          parse: json,
-          body: CreateTask,
-          conditional: 'create',
-          idempotent: true,
-          response: { 201: Task, ...commonErrors, ...bodyErrors, ...idempotencyErrors },
-          detail: { summary: 'Create a task' },
-        },
-      )
-      .delete(
-        '/tasks',
-        async ({ db, userId }) => ({ deleted: await q.clearCompleted(db, userId) }),
-        { query: ClearQuery, response: { 200: Deleted, ...commonErrors }, detail: { summary: 'Clear completed tasks' } },
-      )
-      .get('/tasks/stats', ({ db, userId }) => q.taskStats(db, userId), {
+async function found(caller: Caller, row: Awaited<ReturnType<typeof q.getTask>>) {
+  if (!row) throw await missing(caller)
+  return toTask(row)
+}
+
+const update = {
+  handler: async (c: Caller & { body: UpdateTask }) => found(c, await q.updateTask(c.db, c.userId, c.params.id, c.body, c.ifMatch)),
+  options: { ...oneTask, parse: json, body: UpdateTask, conditional: 'write', response: { 200: Task, ...taskBodyErrors } },
+} as const
+
+export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>(api: Api, prefix: Prefix) =>
+  new Elysia({ name: 'tasks', seed: prefix, prefix, detail: { tags: ['tasks'], security: [{ bearer: [] }] } })
+    .use(api)
+    .get(
+      '/tasks',
+      async ({ query: raw, request, set, userId, db }) => {
+        // Elysia widens literal unions in query types; the schema has already checked them.
+        const query = raw as ListRequest
+        const after = query.cursor === undefined ? null : decodeCursor(query.cursor, (values) => q.positionOf(values, query.sort))
+        const page = await q.listTasks(db, userId, query, after)
+        if (page.next) set.headers['link'] = nextLink(request.url, encodeCursor(q.cursorValues(page.next)))
+        return page.rows.map(toTask)
+      },
+      {
+        query: ListQuery,
         conditional: 'read',
-        response: { 200: Stats, ...commonErrors },
-        detail: { summary: 'Count the caller\'s tasks' },
-      })
-      .get(
-        '/tasks/:id',
-        async (c) => found(c, await q.getTask(c.db, c.userId, c.params.id)),
-        { params: TaskParams, conditional: 'read', response: { 200: Task, ...taskErrors }, detail: { summary: 'Get a task' } },
-      )
-      .patch(
-        '/tasks/:id',
-        async (c) => found(c, await q.updateTask(c.db, c.userId, c.params.id, c.body, c.ifMatch)),
-        {
-          params: TaskParams,
-          parse: json,
-          body: UpdateTask,
-          conditional: 'write',
-          idempotent: true,
-          response: { 200: Task, ...taskErrors, ...bodyErrors, ...preconditionErrors, ...idempotencyErrors },
-          detail: { summary: 'Update a task' },
-        },
-      )
-      .put(
-        '/tasks/:id',
-        async (c) => found(c, await q.updateTask(c.db, c.userId, c.params.id, c.body, c.ifMatch)),
-        {
-          params: TaskParams,
-          parse: json,
-          body: UpdateTask,
-          conditional: 'write',
-          response: { 200: Task, ...taskErrors, ...bodyErrors, ...preconditionErrors },
-          detail: { summary: 'Update a task (as PATCH, for older clients)' },
-        },
-      )
-      .patch(
-        '/tasks/:id/toggle',
-        async (c) => found(c, await q.toggleTask(c.db, c.userId, c.params.id, c.body?.completed, c.ifMatch)),
-        {
-          params: TaskParams,
-          parse: json,
-          body: Toggle,
-          conditional: 'write',
-          idempotent: true,
-          response: { 200: Task, ...taskErrors, ...bodyErrors, ...preconditionErrors, ...idempotencyErrors },
-          detail: { summary: 'Toggle completion', description: 'Flips `completed`; a body `{"completed": bool}` sets it instead.' },
-        },
-      )
-      .delete(
-        '/tasks/:id',
-        async (c) => {
-          if (!(await q.deleteTask(c.db, c.userId, c.params.id, c.ifMatch))) throw await missing(c)
-          return c.status(204, undefined)
-        },
-        {
-          params: TaskParams,
-          conditional: 'write',
-          response: { 204: t.Undefined(), ...taskErrors, ...preconditionErrors },
-          detail: { summary: 'Delete a task' },
-        },
-      )
-  )
-}
-
-// Cursors are opaque to clients: base64url of [sort, last sort value, last id].
-function encodeCursor(p: q.Position): string {
-  return Buffer.from(JSON.stringify([p.sort, p.value, p.id])).toString('base64url')
-}
-
-function decodeCursor(cursor: string, sort: string): q.Position {
-  try {
-    const decoded: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-    if (Array.isArray(decoded) && decoded.length === 3) {
-      const [s, value, id] = decoded as [unknown, unknown, unknown]
-      const position = { sort: s, value, id } as q.Position
-      if (typeof s === 'string' && typeof id === 'string' && q.positionFits(position, sort)) return position
-    }
-  } catch {
-    // falls through to the error below
-  }
-  throw new ApiError('INVALID_CURSOR', 'The cursor is not valid for this listing; start again without it')
-}
-
-function nextUrl(requestUrl: string, next: q.Position): string {
-  const url = new URL(requestUrl)
-  url.searchParams.set('cursor', encodeCursor(next))
-  return url.toString()
-}
+        response: { 200: t.Array(Task), ...errorResponses(...common, 'INVALID_CURSOR') },
+        detail: { summary: 'List tasks', description: 'One page of the caller\'s tasks; the next page is in the `Link` header.' },
+      },
+    )
+    .post(
+      '/tasks',
+      async ({ body, userId, db, request, set, status }) => {
+        const task = toTask(await q.createTask(db, userId, body))
+        set.headers['location'] = `${new URL(request.url).pathname.replace(/\/$/, '')}/${task.id}`
+        return status(201, task)
+      },
+      {
+        parse: json,
+        body: CreateTask,
+        conditional: 'create',
+        idempotent: true,
+        response: { 201: Task, ...errorResponses(...common, ...bodyCodes, ...keyCodes) },
+        detail: { summary: 'Create a task' },
+      },
+    )
+    .delete('/tasks', async ({ userId, db }) => ({ deleted: await q.clearCompleted(db, userId) }), {
+      query: ClearQuery,
+      response: { 200: Deleted, ...commonErrors },
+      detail: { summary: 'Clear completed tasks' },
+    })
+    .get('/tasks/stats', ({ userId, db }) => q.taskStats(db, userId), {
+      conditional: 'read',
+      response: { 200: Stats, ...commonErrors },
+      detail: { summary: 'Count the caller\'s tasks' },
+    })
+    .get('/tasks/:id', async (c) => found(c, await q.getTask(c.db, c.userId, c.params.id)), {
+      ...oneTask,
+      conditional: 'read',
+      response: { 200: Task, ...taskErrors },
+      detail: { summary: 'Get a task' },
+    })
+    .patch('/tasks/:id', update.handler, {
+      ...update.options,
+      idempotent: true,
+      response: { 200: Task, ...taskKeyedErrors },
+      detail: { summary: 'Update a task' },
+    })
+    .put('/tasks/:id', update.handler, { ...update.options, detail: { summary: 'Update a task (as PATCH, for older clients)' } })
+    .patch('/tasks/:id/toggle', async (c) => found(c, await q.toggleTask(c.db, c.userId, c.params.id, c.body?.completed, c.ifMatch)), {
+      ...oneTask,
+      parse: json,
+      body: Toggle,
+      conditional: 'write',
+      idempotent: true,
+      response: { 200: Task, ...taskKeyedErrors },
+      detail: { summary: 'Toggle completion', description: 'Flips `completed`; a body `{"completed": bool}` sets it instead.' },
+    })
+    .delete(
+      '/tasks/:id',
+      async (c) => {
+        if (!(await q.deleteTask(c.db, c.userId, c.params.id, c.ifMatch))) throw await missing(c)
+        return c.status(204, undefined)
+      },
+      { ...oneTask, conditional: 'write', response: { 204: t.Undefined(), ...taskWriteErrors }, detail: { summary: 'Delete a task' } },
+    )

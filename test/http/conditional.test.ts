@@ -1,15 +1,10 @@
 // Conditional requests: ETags on every task and collection response, If-None-Match → 304, and
 // If-Match on every write (412 and nothing changes; of two writers with one tag exactly one wins).
 import { expect, test } from 'bun:test'
-import { describeEachDriver, json, newUser, type TestApp } from '../support/app'
+import { describeEachDriver, json } from '../support/app'
+import { createTask, newUser } from '../support/factories'
 import { families } from '../support/endpoints'
-import { expectProblem } from '../support/problem'
-
-async function createTask(t: TestApp, user: string, body: Record<string, unknown> = {}) {
-  const res = await t.request('/api/v1/tasks', { method: 'POST', as: user, json: { title: 'a task', ...body } })
-  expect(res.status, await res.clone().text()).toBe(201)
-  return json(res)
-}
+import { expectProblem } from '../support/problems'
 
 async function expectNotModified(res: Response, etag: string) {
   expect(res.status, await res.clone().text()).toBe(304)

@@ -11,7 +11,7 @@ import { createLogger } from '../../src/log'
 import { createTestApp, describeEachDriver, json, newUser, type TestApp } from '../support/app'
 import { drivers, type TestDatabase } from '../support/databases'
 import { families } from '../support/endpoints'
-import { expectProblem } from '../support/problem'
+import { expectProblem } from '../support/problems'
 
 const titlesOf = async (t: TestApp, user: string) => (await json<{ title: string }[]>(await t.request('/api/v1/tasks?limit=1000', { as: user }))).map((task) => task.title)
 

@@ -1,5 +1,6 @@
 // Every task endpoint, described once so shared suites (auth, isolation) cover all of them under
-// every path family, and a new endpoint cannot be forgotten.
+// every path family, and the documented operations; test/http/routes.test.ts checks both against
+// app.routes, so a new route cannot skip its isolation and docs checks.
 export interface Endpoint {
   name: string
   method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'
@@ -29,10 +30,22 @@ export interface Family {
   name: string
   /** The base path for a request made by `userId`. */
   base: (userId: string) => string
+  /** The base as the app's route pattern. */
+  route: string
 }
 
 export const families: Family[] = [
-  { name: '/api/v1', base: () => '/api/v1' },
-  { name: '/api', base: () => '/api' },
-  { name: '/api/{user_id}', base: (userId) => `/api/${encodeURIComponent(userId)}` },
+  { name: '/api/v1', base: () => '/api/v1', route: '/api/v1' },
+  { name: '/api', base: () => '/api', route: '/api' },
+  { name: '/api/{user_id}', base: (userId) => `/api/${encodeURIComponent(userId)}`, route: '/api/:user_id' },
 ]
+
+/** The documented operations (the canonical /api/v1 family and operations), as OpenAPI paths. */
+export const documented: Record<string, string[]> = {
+  '/api/v1/tasks': ['delete', 'get', 'post'],
+  '/api/v1/tasks/stats': ['get'],
+  '/api/v1/tasks/{id}': ['delete', 'get', 'patch', 'put'],
+  '/api/v1/tasks/{id}/toggle': ['patch'],
+  '/healthz': ['get'],
+  '/readyz': ['get'],
+}

@@ -2,14 +2,9 @@
 import { expect, test } from 'bun:test'
 import { describeEachDriver, json, newUser, type TestApp } from '../support/app'
 import { endpoints, families } from '../support/endpoints'
+import { createTask } from '../support/factories'
+import { problemKeys } from '../support/problems'
 
-const problemKeys = ['detail', 'error_code', 'request_id', 'status', 'status_code', 'title']
-
-async function createTask(t: TestApp, user: string, body: Record<string, unknown> = {}) {
-  const res = await t.request('/api/v1/tasks', { method: 'POST', as: user, json: { title: `task of ${user}`, ...body } })
-  expect(res.status, await res.clone().text()).toBe(201)
-  return json(res)
-}
 
 describeEachDriver('isolation', (ctx) => {
   for (const family of families) {
