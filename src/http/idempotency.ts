@@ -12,9 +12,10 @@
 //      another fingerprint is a 422, and in both cases nothing runs; with no kept response, a
 //      lock held elsewhere means the first request is still running → 409 with Retry-After;
 //   3. otherwise runs the route on the transaction; once the response is known (success or error,
-//      in `mapResponse`, which Elysia runs on both paths before sending), a response below 500
-//      other than 401, 409 and 429 is inserted and everything commits; anything else rolls back,
-//      so the key is free again after a 5xx. Nothing is sent before the commit succeeds.
+//      in `mapResponse`, which Elysia runs on both paths before sending), a success is inserted
+//      and commits with the write; an error below 500 other than 401, 409 and 429 is kept with
+//      the handler's writes rolled back (an error means nothing happened); anything else rolls
+//      back, so the key is free again after a 5xx. Nothing is sent before the commit succeeds.
 // Requests without the header pay nothing: no statement, no transaction.
 import { and, eq, gt, sql } from 'drizzle-orm'
 import { ElysiaCustomStatusResponse, t } from 'elysia'
@@ -123,7 +124,7 @@ async function begin(db: Database, request: Request, userId: string, key: string
   try {
     const { tx } = open
     const [lock] = await tx
-      .select({ held: sql<boolean>`pg_try_advisory_xact_lock(hashtext(${userId}), hashtext(${key}))` })
+      .select({ held: sql<boolean>`pg_try_advisory_xact_lock(${keyLock(userId, key)})` })
       .from(sql`(select 1) as one`)
     const [kept] = await tx
       .select()
@@ -150,24 +151,42 @@ async function begin(db: Database, request: Request, userId: string, key: string
   }
 }
 
-async function settle(pending: Pending, kept: Kept) {
+const keyLock = (userId: string, key: string) => sql`hashtext(${userId}), hashtext(${key})`
+
+/** Inserts the kept answer; `false` when a live one is already there. */
+async function keep(tx: Database, pending: Pending, kept: Kept): Promise<boolean> {
+  const values = { userId: pending.userId, key: pending.key, fingerprint: pending.fingerprint, ...kept }
+  // An expired record of the same key is replaced, a live one never.
+  const written = await tx
+    .insert(idempotencyKeys)
+    .values(values)
+    .onConflictDoUpdate({
+      target: [idempotencyKeys.userId, idempotencyKeys.key],
+      set: { ...values, createdAt: sql`now()` },
+      setWhere: sql`${idempotencyKeys.createdAt} <= now() - ${RETENTION}`,
+    })
+    .returning({ key: idempotencyKeys.key })
+  return written.length > 0
+}
+
+async function settle(db: Database, pending: Pending, kept: Kept) {
   pending.settled = true
   const { open } = pending
   if (kept.status >= 500 || notKept.has(kept.status)) return open.rollback()
+  if (kept.status >= 400) {
+    // An error answer means nothing happened: whatever the handler wrote before failing is rolled
+    // back (as on a `transaction: true` route), and the answer is kept on its own, under the key's
+    // lock again. Should an identical request have slipped in meanwhile, its answer stands.
+    await open.rollback()
+    await db.transaction(async (tx) => {
+      await tx.select({ locked: sql`pg_advisory_xact_lock(${keyLock(pending.userId, pending.key)})` }).from(sql`(select 1) as one`)
+      await keep(tx, pending, kept)
+    })
+    return
+  }
   try {
-    const values = { userId: pending.userId, key: pending.key, fingerprint: pending.fingerprint, ...kept }
-    // An expired record of the same key is replaced; a live one cannot exist while we hold the
-    // lock, and if it somehow did, nothing is returned and the whole request rolls back.
-    const [written] = await open.tx
-      .insert(idempotencyKeys)
-      .values(values)
-      .onConflictDoUpdate({
-        target: [idempotencyKeys.userId, idempotencyKeys.key],
-        set: { ...values, createdAt: sql`now()` },
-        setWhere: sql`${idempotencyKeys.createdAt} <= now() - ${RETENTION}`,
-      })
-      .returning({ key: idempotencyKeys.key })
-    if (written === undefined) throw new Error('a live idempotency record appeared while its key was locked')
+    // A live record cannot appear while we hold the lock; if one somehow did, everything rolls back.
+    if (!(await keep(open.tx, pending, kept))) throw new Error('a live idempotency record appeared while its key was locked')
   } catch (error) {
     await open.rollback()
     throw error
@@ -211,7 +230,7 @@ export const idempotent = (database: Pick<DatabaseHandle, 'db' | 'ensureSchema'>
     // On the error path Elysia calls this after every onError hook, also after one that answered
     // nothing (routing's, for a matched route): wait for the answer.
     if (current.settled || responseValue === undefined) return
-    await settle(current, await outcome(responseValue, set))
+    await settle(database.db, current, await outcome(responseValue, set))
   },
   // A safety net: a transaction still open once the response is gone is rolled back.
   afterResponse({ request }: { request: Request }) {

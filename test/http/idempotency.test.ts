@@ -4,11 +4,19 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { PGlite } from '@electric-sql/pglite'
 import { SQL } from 'bun'
-import { sql } from 'drizzle-orm'
-import { idempotencyKeys } from '../../src/db/schema'
+import { eq, sql } from 'drizzle-orm'
+import { Elysia, t } from 'elysia'
+import { createVerifier } from '../../src/auth/verify'
+import { loadConfig } from '../../src/config'
+import type { Database } from '../../src/db/client'
+import { api } from '../../src/http/api'
+import { rawBody } from '../../src/http/body'
+import { ApiError, errors } from '../../src/http/errors'
+import { createRateLimits } from '../../src/http/rate-limit'
+import { idempotencyKeys, tasks } from '../../src/db/schema'
 import { purgeExpiredKeys, schedulePurge } from '../../src/http/idempotency'
 import { createLogger } from '../../src/log'
-import { createTestApp, describeEachDriver, json, newUser, type TestApp } from '../support/app'
+import { createTestApp, describeEachDriver, json, newUser, SECRET, signToken, type TestApp } from '../support/app'
 import { drivers, type TestDatabase } from '../support/databases'
 import { families } from '../support/endpoints'
 import { expectProblem } from '../support/problems'
@@ -378,4 +386,63 @@ describe('Idempotency-Key round trips [pglite]', () => {
       Object.assign(client, { query, transaction })
     }
   })
+})
+
+// The route option on a feature of its own: a keyed request's writes and kept answer share one
+// transaction (which `transaction: true` joins), and an error answer keeps nothing the handler wrote.
+describeEachDriver('Idempotency-Key as a route option of the /api base plugin', (ctx) => {
+  async function probe() {
+    const { db: database } = ctx()
+    const config = loadConfig({ JWT_SECRET: SECRET, RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '0' })
+    const base = api({ database, verify: await createVerifier(config.jwt), log: createLogger('silent'), limits: createRateLimits(config.rateLimit) })
+    const Body = t.Object({ title: t.String(), fail: t.Boolean() })
+    const handler = async ({ db, userId, body }: { db: Database; userId: string; body: { title: string; fail: boolean } }) => {
+      // Two writes, then perhaps a failure after them.
+      const [first] = await db.insert(tasks).values({ id: Bun.randomUUIDv7(), userId, title: body.title }).returning({ id: tasks.id })
+      await db.insert(tasks).values({ id: Bun.randomUUIDv7(), userId, title: `${body.title} too` })
+      if (body.fail) throw new ApiError('VALIDATION_ERROR', 'failed after writing', { errors: [{ field: 'fail', message: 'was true' }] })
+      return { id: first!.id }
+    }
+    const feature = new Elysia({ prefix: '/api/probe' })
+      .use(base)
+      .post('/keyed', handler, { idempotent: true, body: Body, parse: 'application/json' })
+      .post('/keyed-transaction', handler, { idempotent: true, transaction: true, body: Body, parse: 'application/json' })
+    const app = new Elysia().use(errors({ log: createLogger('silent') })).use(rawBody).use(feature)
+    return {
+      async post(path: string, user: string, key: string, body: { title: string; fail: boolean }) {
+        const headers = { authorization: `Bearer ${await signToken({ sub: user })}`, 'content-type': 'application/json', 'idempotency-key': key }
+        return app.handle(new Request(`http://localhost/api/probe${path}`, { method: 'POST', headers, body: JSON.stringify(body) }))
+      },
+      titles: async (user: string) => (await database.db.select({ title: tasks.title }).from(tasks).where(eq(tasks.userId, user))).map((r) => r.title).sort(),
+      records: async (user: string) => (await database.db.select({ status: idempotencyKeys.status }).from(idempotencyKeys).where(eq(idempotencyKeys.userId, user))).map((r) => r.status),
+    }
+  }
+
+  for (const path of ['/keyed', '/keyed-transaction']) {
+    test(`${path}: the writes and the kept answer commit together; a retry runs nothing`, async () => {
+      const p = await probe()
+      const user = newUser()
+      const first = await p.post(path, user, 'k', { title: 'one', fail: false })
+      expect(first.status, await first.clone().text()).toBe(200)
+      const again = await p.post(path, user, 'k', { title: 'one', fail: false })
+      expect(again.headers.get('idempotent-replayed')).toBe('true')
+      expect(await again.text()).toBe(await first.text())
+      expect(await p.titles(user)).toEqual(['one', 'one too'])
+      expect(await p.records(user)).toEqual([200])
+    })
+
+    test(`${path}: an error answer after writes keeps the answer and none of the writes`, async () => {
+      const p = await probe()
+      const user = newUser()
+      const first = await p.post(path, user, 'k', { title: 'lost', fail: true })
+      expect(first.status, await first.clone().text()).toBe(400)
+      expect((await json(first)).detail).toBe('failed after writing')
+      expect(await p.titles(user)).toEqual([])
+      expect(await p.records(user)).toEqual([400])
+      const again = await p.post(path, user, 'k', { title: 'lost', fail: true })
+      expect(again.status).toBe(400)
+      expect(again.headers.get('idempotent-replayed')).toBe('true')
+      expect(await p.titles(user)).toEqual([])
+    })
+  }
 })
