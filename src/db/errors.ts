@@ -3,7 +3,10 @@
 // 08: connection exceptions; 53: out of resources; 57P01-03: shutting down; 57014: canceled by
 // statement_timeout (the database is too busy to answer in time).
 const unavailableSqlStates = /^(08|53|57P0[1-3]|57014)/
+/** The embedded database is still opening (the service listens before it is open). */
+export const DATABASE_OPENING = 'DATABASE_OPENING'
 const unavailableCodes = new Set([
+  DATABASE_OPENING,
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',
