@@ -29,8 +29,12 @@ export async function buildTemplate(): Promise<string> {
   }
 }
 
-/** The commit of the working tree (with "-dirty" when it has changes), or "unknown" outside git. */
+/**
+ * The commit of the working tree (with "-dirty" when it has changes), or TASKAPI_COMMIT where there
+ * is no git (a Docker build gets it as a build argument), else "unknown".
+ */
 export function commit(): string {
+  if (process.env.TASKAPI_COMMIT) return process.env.TASKAPI_COMMIT
   const head = Bun.spawnSync(['git', 'rev-parse', '--short=12', 'HEAD'], { cwd: root, stdout: 'pipe', stderr: 'ignore' })
   if (head.exitCode !== 0) return 'unknown'
   const dirty = Bun.spawnSync(['git', 'status', '--porcelain', '--untracked-files=no'], { cwd: root, stdout: 'pipe', stderr: 'ignore' })

@@ -92,7 +92,7 @@ export const variables = {
   }),
   LOG_LEVEL: { ...oneOf(LOG_LEVELS, 'least severe log level written'), defaultText: 'info (silent when NODE_ENV=test)' },
   NODE_ENV: variable(t.String(), { must: 'a string', help: 'production: strict key rules; development: a built-in secret on 127.0.0.1' }),
-  FLY_APP_NAME: variable(t.String(), { must: 'a string', help: 'set by Fly.io; then DATA_DIR must be set explicitly (a volume) or DATABASE_URL used' }),
+  FLY_APP_NAME: variable(t.String(), { must: 'a string', help: 'set by Fly.io; then DATA_DIR must be a mounted volume, or DATABASE_URL set' }),
 } satisfies Record<string, Variable<TSchema>>
 
 type Name = keyof typeof variables
@@ -127,6 +127,8 @@ export interface Config {
   readonly port: number
   readonly host: string
   readonly production: boolean
+  /** On Fly.io, where a Machine's own disk is lost on every deploy: the embedded database needs a volume. */
+  readonly onFly: boolean
   readonly database: DatabaseConfig
   readonly jwt: {
     /** HMAC key for HS256/384/512 tokens, when configured. */
@@ -198,10 +200,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const driver = e.DB_DRIVER
   if (url === undefined || url.startsWith('memory://')) {
     if (driver === 'postgres' || driver === 'neon') problems.add(`DB_DRIVER: ${driver} needs a postgres:// DATABASE_URL`)
-    // A Fly Machine's own disk is replaced on every deploy: the embedded database belongs on a volume.
-    if (url === undefined && e.FLY_APP_NAME && env.DATA_DIR === undefined) {
-      problems.add('DATA_DIR: on Fly.io a Machine’s disk is lost on every deploy; set DATA_DIR to a mounted volume, or DATABASE_URL to a Postgres')
-    }
     database = { driver: 'pglite', dataDir: url === undefined ? e.DATA_DIR : null }
   } else {
     if (driver === 'pglite') problems.add('DB_DRIVER: pglite cannot use a postgres:// DATABASE_URL')
@@ -224,6 +222,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     host: e.HOST ?? (developmentSecret ? '127.0.0.1' : '0.0.0.0'),
     production,
+    onFly: e.FLY_APP_NAME !== undefined,
     database: Object.freeze(database),
     jwt: Object.freeze({
       secret: secret === undefined ? undefined : new TextEncoder().encode(secret),

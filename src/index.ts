@@ -37,7 +37,9 @@ ${describeVariables()}`
  */
 async function open(config: Config, log: Logger): Promise<{ database: DatabaseHandle; folder: DataDir | null }> {
   const { database: db } = config
-  const folder = db.driver === 'pglite' && db.dataDir !== null ? openDataDir(db.dataDir) : null
+  // A Fly Machine's own disk is replaced on every deploy: there, the data must be on a volume.
+  const volume = config.onFly ? 'on Fly.io a Machine’s own disk is lost on every deploy' : ''
+  const folder = db.driver === 'pglite' && db.dataDir !== null ? openDataDir(db.dataDir, { volume }) : null
   if (folder) {
     const tightened = folder.tighten()
     if (tightened > 0) log.warn('data_dir.tightened', { path: folder.path, files: tightened, detail: 'removed group and other permissions' })
@@ -63,6 +65,8 @@ async function serve(config: Config) {
     data_dir: folder?.path ?? (database.driver === 'pglite' ? 'memory' : undefined),
     version: pkg.version,
     commit,
+    // Since the process started.
+    elapsed_ms: Math.round(performance.now()),
   })
   if (config.jwt.developmentSecret) {
     log.warn('config.development_secret', {
@@ -71,22 +75,19 @@ async function serve(config: Config) {
   }
 
   await database.opened
-  // Files PGlite made while opening (a first start writes the whole template) start world-readable.
+  // A first start unpacks the template (or initdb's output) as mode 0666 files; the files Postgres
+  // creates afterwards (tables, WAL segments) get its own 0600. So tightening once, now, suffices.
   folder?.tighten()
   try {
     const applied = await database.ensureSchema()
     if (applied.length > 0) log.info('migrations.applied', { migrations: applied.join(',') })
-    log.info('database.ready', { driver: database.driver })
+    log.info('database.ready', { driver: database.driver, elapsed_ms: Math.round(performance.now()) })
   } catch (error) {
     // Serve anyway: /healthz answers, /readyz and the API say 503 until the database is back,
     // and the first request after that applies the migrations.
     if (!isUnavailable(error)) throw error
     log.warn('database.unavailable_at_start', { driver: database.driver })
   }
-  // PGlite creates files later too (new tables, WAL segments), world-readable: the folder itself is
-  // 0700, so no other user can reach them, and this keeps their own modes private as well.
-  const tightening = folder ? setInterval(() => folder.tighten(), TIGHTEN_EVERY_MS) : undefined
-  tightening?.unref()
 
   let stopping = false
   const stop = async (signal: string) => {
@@ -97,9 +98,7 @@ async function serve(config: Config) {
     const deadline = setTimeout(() => void app.server?.stop(true), SHUTDOWN_GRACE_MS)
     await app.server?.stop(false)
     clearTimeout(deadline)
-    clearInterval(tightening)
     await database.close()
-    folder?.tighten()
     folder?.release()
     log.info('server.stopped', { signal })
     process.exit(0)
@@ -108,14 +107,13 @@ async function serve(config: Config) {
   process.on('SIGINT', () => void stop('SIGINT'))
 }
 
-const TIGHTEN_EVERY_MS = 60_000
-
 /** Bun.serve's errors, as one line saying what to change. */
 function listenError(error: unknown, { host, port }: Config): Error {
   const code = (error as { code?: string }).code
   if (code === 'EADDRINUSE') return new StartupError(`port ${port} is already in use on ${host}: stop what holds it, or set PORT to another port`)
-  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_NONAME' || code === 'EINVAL') {
-    return new StartupError(`HOST ${host} is not an address of this machine: set HOST to one of its addresses, 127.0.0.1 (this machine only) or 0.0.0.0 (all)`)
+  // An unknown host name comes back from Bun.serve as ENOENT.
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOENT' || code === 'ENOTFOUND' || code === 'EAI_NONAME' || code === 'EINVAL') {
+    return new StartupError(`HOST ${host} is not an address or name of this machine: set HOST to one of its addresses, 127.0.0.1 (this machine only) or 0.0.0.0 (all)`)
   }
   if (code === 'EACCES') return new StartupError(`port ${port} needs privileges on this machine: set PORT to 1024 or above`)
   return error as Error

@@ -48,9 +48,11 @@ export async function openDatabase(config: DatabaseConfig, onPoolError: (error: 
       // and ~1 GB saved); a folder that holds a database is opened as it is.
       const fresh = dataDir === undefined || !existsSync(join(dataDir, 'PG_VERSION'))
       const loadDataDir = fresh ? embeddedTemplate() : undefined
-      // Opens in the background (compiling PGlite's WebAssembly included), so the service can
-      // listen first; until it is open, queries fail as "unavailable" (503 with Retry-After).
-      const opening = pgliteFiles(fresh && loadDataDir === undefined)
+      // Opens in the background, so the service can listen first; until it is open, queries fail
+      // as "unavailable" (503 with Retry-After). It starts on the next turn of the event loop:
+      // compiling PGlite's WebAssembly holds the thread for ~30 ms, and the caller listens before.
+      const opening = new Promise((resolve) => setImmediate(resolve))
+        .then(() => pgliteFiles(fresh && loadDataDir === undefined))
         .then((files) => PGlite.create({ dataDir, loadDataDir, postgresqlconf: PGLITE_SETTINGS, ...files }))
         .catch((error: unknown) => {
           throw new DatabaseOpenError(dataDir, error)
@@ -114,7 +116,8 @@ export const TEMPLATE_NAME = 'pglite-template'
 export class DatabaseOpenError extends Error {
   override name = 'DatabaseOpenError'
   constructor(dataDir: string | undefined, cause: unknown) {
-    const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause)
+    // Emscripten's abort message ends with a hint for PGlite's own developers.
+    const reason = (cause instanceof Error ? cause.message.split('\n')[0]! : String(cause)).replace(/\. Build with -sASSERTIONS.*$/, '')
     super(
       dataDir === undefined
         ? `the in-memory database could not be created (${reason})`

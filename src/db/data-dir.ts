@@ -3,7 +3,7 @@
 // lock the kernel releases when that process ends, however it ends, and kept private (0700/0600).
 import { dlopen, FFIType, read } from 'bun:ffi'
 import { chmodSync, closeSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 
 /** A data folder that cannot be used: its message is one line naming the folder and the fix. */
 export class DataDirError extends Error {
@@ -20,19 +20,26 @@ export interface DataDir {
 
 const LOCK_FILE = 'taskapi.lock'
 
-/** Creates (0700), checks and locks `dir`. Throws DataDirError when another process holds it or it cannot be used. */
-export function openDataDir(dir: string): DataDir {
+/**
+ * Creates (0700), checks and locks `dir`. Throws DataDirError when another process holds it or it
+ * cannot be used, or, with `volume`, when it is not a mounted file system of its own.
+ */
+export function openDataDir(dir: string, { volume = '' } = {}): DataDir {
   const path = resolve(dir)
   const uid = process.getuid?.()
   try {
     mkdirSync(path, { recursive: true, mode: 0o700 })
   } catch (error) {
+    if (code(error) === 'EEXIST') throw new DataDirError(`DATA_DIR ${path} is not a folder: set DATA_DIR to a folder`)
     throw new DataDirError(`DATA_DIR ${path} cannot be created (${code(error)}): create it for user ${uid ?? 'running taskapi'}, or set DATA_DIR to a folder that user may write`)
   }
   const stat = lstatSync(path)
   if (!stat.isDirectory()) throw new DataDirError(`DATA_DIR ${path} is not a folder: set DATA_DIR to a folder`)
   if (uid !== undefined && stat.uid !== uid) {
     throw new DataDirError(`DATA_DIR ${path} is owned by user ${stat.uid}, not by user ${uid} who runs taskapi: \`chown -R ${uid} ${path}\`, or run taskapi as its owner`)
+  }
+  if (volume && lstatSync(dirname(path)).dev === stat.dev) {
+    throw new DataDirError(`DATA_DIR ${path} is not a mounted volume, and ${volume}: mount a volume there, or set DATABASE_URL to a Postgres`)
   }
   // The owner's own bits are never added: a folder made read-only on purpose stays refused.
   if ((stat.mode & 0o700) !== 0o700) {
