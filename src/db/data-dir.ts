@@ -103,11 +103,27 @@ function openLibc() {
 
 /** Takes an exclusive lock on `fd` without waiting; false when another process holds one. */
 function lock(fd: number): boolean {
+  if (process.platform === 'win32') return pidLock(fd)
   libc ??= openLibc()
   const errno = libc.symbols.__errno_location ?? libc.symbols.__error
   for (;;) {
     if (libc.symbols.flock!(fd, LOCK_EX | LOCK_NB) === 0) return true
     const e = read.i32(errno!()!, 0)
     if (e !== EINTR) return false
+  }
+}
+
+/**
+ * Windows has no flock: there the lock file's PID counts while that process lives. (No container
+ * there reuses PID 1 for every start, which is what rules this out elsewhere.)
+ */
+function pidLock(fd: number): boolean {
+  const holder = Number(readFileSync(fd, 'utf8').trim())
+  if (!Number.isInteger(holder) || holder <= 0 || holder === process.pid) return true
+  try {
+    process.kill(holder, 0)
+    return false
+  } catch {
+    return true // stale: its process is gone
   }
 }
