@@ -74,21 +74,7 @@ async function serve(config: Config) {
     })
   }
 
-  await database.opened
-  // A first start unpacks the template (or initdb's output) as mode 0666 files; the files Postgres
-  // creates afterwards (tables, WAL segments) get its own 0600. So tightening once, now, suffices.
-  folder?.tighten()
-  try {
-    const applied = await database.ensureSchema()
-    if (applied.length > 0) log.info('migrations.applied', { migrations: applied.join(',') })
-    log.info('database.ready', { driver: database.driver, elapsed_ms: Math.round(performance.now()) })
-  } catch (error) {
-    // Serve anyway: /healthz answers, /readyz and the API say 503 until the database is back,
-    // and the first request after that applies the migrations.
-    if (!isUnavailable(error)) throw error
-    log.warn('database.unavailable_at_start', { driver: database.driver })
-  }
-
+  // Stopping while the database opens waits for it to open, then closes it cleanly.
   let stopping = false
   const stop = async (signal: string) => {
     if (stopping) return
@@ -105,6 +91,21 @@ async function serve(config: Config) {
   }
   process.on('SIGTERM', () => void stop('SIGTERM'))
   process.on('SIGINT', () => void stop('SIGINT'))
+
+  await database.opened
+  // A first start unpacks the template (or initdb's output) as mode 0666 files; the files Postgres
+  // creates afterwards (tables, WAL segments) get its own 0600. So tightening once, now, suffices.
+  folder?.tighten()
+  try {
+    const applied = await database.ensureSchema()
+    if (applied.length > 0) log.info('migrations.applied', { migrations: applied.join(',') })
+    log.info('database.ready', { driver: database.driver, elapsed_ms: Math.round(performance.now()) })
+  } catch (error) {
+    // Serve anyway: /healthz answers, /readyz and the API say 503 until the database is back,
+    // and the first request after that applies the migrations.
+    if (!isUnavailable(error)) throw error
+    log.warn('database.unavailable_at_start', { driver: database.driver })
+  }
 }
 
 /** Bun.serve's errors, as one line saying what to change. */
