@@ -214,7 +214,7 @@ describe('listen first', () => {
 describe('safe defaults', () => {
   test('the development secret listens on 127.0.0.1 only, and says so; GET / redirects to /docs; the log names the data folder', async () => {
     const dataDir = join(folder, 'dev')
-    const server = await startServer({ NODE_ENV: 'development', PORT: '0', LOG_LEVEL: 'info', DATA_DIR: dataDir }, [binary, 'serve'], folder)
+    const server = await startServer({ NODE_ENV: 'development', HOST: '', PORT: '0', LOG_LEVEL: 'info', DATA_DIR: dataDir }, [binary, 'serve'], folder)
     servers.push(server)
     const started = server.logs.find((l) => l.message === 'server.started')
     expect(started).toMatchObject({ data_dir: dataDir })
