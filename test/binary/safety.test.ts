@@ -239,9 +239,10 @@ describe('safe defaults', () => {
     // The image sets DATA_DIR=/data, so "set" proves nothing: the folder must be a mount of its own.
     const dataDir = join(folder, 'machine-disk')
     for (const command of [['serve'], ['migrate']]) {
-      expectOneLine(await runIn(binary, command, { JWT_SECRET: SECRET, FLY_APP_NAME: 'taskapi', DATA_DIR: dataDir }, folder), `DATA_DIR ${dataDir} is not a mounted volume`, 'Fly.io')
+      expectOneLine(await run(command, { FLY_APP_NAME: 'taskapi', DATA_DIR: dataDir }), `DATA_DIR ${dataDir} is not a mounted volume`, 'Fly.io')
     }
-    expectOneLine(await runIn(binary, ['serve'], { JWT_SECRET: SECRET, FLY_APP_NAME: 'taskapi' }, folder), 'is not a mounted volume')
+    // DATA_DIR unset: ./data of the working folder, no volume either.
+    expectOneLine(await runIn(binary, ['serve'], { ...env, FLY_APP_NAME: 'taskapi' }, folder), 'is not a mounted volume')
   }, COMMAND_MS)
 })
 
