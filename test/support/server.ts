@@ -48,7 +48,10 @@ export async function startServer(env: Record<string, string>, command = ['bun',
             const entry = JSON.parse(line) as Record<string, unknown>
             logs.push(entry)
             if (entry.message === 'server.started') url = String(entry.url).replace(/\/$/, '')
-            if (url && (entry.message === 'database.ready' || entry.message === 'database.unavailable_at_start')) resolve(url)
+            // A build from before listen-first (no `commit` in its start line, as the baseline of a
+            // benchmark) logs server.started once its database is open.
+            const settled = entry.message === 'database.ready' || entry.message === 'database.unavailable_at_start' || (entry.message === 'server.started' && !('commit' in entry))
+            if (url && settled) resolve(url)
           } catch {
             logs.push({ raw: line })
           }
