@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util'
 import { createApp } from './app'
 import { createVerifier, type Verifier } from './auth/verify'
 import { ConfigError, describeVariables, loadConfig, type Config } from './config'
-import { DatabaseOpenError, openDatabase, type DatabaseHandle } from './db/client'
+import { connectDatabase, DatabaseOpenError, openDatabase, type DatabaseHandle } from './db/client'
 import { DataDirError, openDataDir, type DataDir } from './db/data-dir'
 import { migrate, migrationStatus } from './db/migrate'
 import { isUnavailable } from './db/errors'
@@ -35,7 +35,7 @@ ${describeVariables()}`
  * Opens the configured database. The embedded one's folder is created private, checked and locked
  * first (one process per folder), and kept private: PGlite writes its files world-readable.
  */
-async function open(config: Config, log: Logger): Promise<{ database: DatabaseHandle; folder: DataDir | null }> {
+function open(config: Config, log: Logger): { database: DatabaseHandle; folder: DataDir | null } {
   const { database: db } = config
   // A Fly Machine's own disk is replaced on every deploy: there, the data must be on a volume.
   const volume = config.onFly ? 'on Fly.io a Machine’s own disk is lost on every deploy' : ''
@@ -44,13 +44,13 @@ async function open(config: Config, log: Logger): Promise<{ database: DatabaseHa
     const tightened = folder.tighten()
     if (tightened > 0) log.warn('data_dir.tightened', { path: folder.path, files: tightened, detail: 'removed group and other permissions' })
   }
-  const database = await openDatabase(db, (error) => log.warn('database.connection_lost', { error: error.name }))
+  const database = connectDatabase(db, (error) => log.warn('database.connection_lost', { error: error.name }))
   return { database, folder }
 }
 
 async function serve(config: Config) {
   const log = createLogger(config.logLevel)
-  const { database, folder } = await open(config, log)
+  const { database, folder } = open(config, log)
   const app = createApp({ config, database, verify: await createVerifier(config.jwt), log })
   // Listen first: /healthz answers at once; /readyz and the API say 503 until the database is open.
   // No reusePort: a second process on the same port must fail, not share the port's connections.
@@ -125,7 +125,7 @@ const SHUTDOWN_GRACE_MS = 8000
 
 async function runMigrate(config: Config, args: string[]) {
   const { values } = parseArgs({ args, options: { status: { type: 'boolean', default: false } } })
-  const { database, folder } = await open(config, createLogger('silent'))
+  const { database, folder } = open(config, createLogger('silent'))
   try {
     await database.opened
     if (values.status) {

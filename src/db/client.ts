@@ -40,7 +40,18 @@ export interface DatabaseHandle {
   close(): Promise<void>
 }
 
+/** Opens the configured database, resolving once it is open (DatabaseOpenError when it cannot be). */
 export async function openDatabase(config: DatabaseConfig, onPoolError: (error: Error) => void = () => {}): Promise<DatabaseHandle> {
+  const database = connectDatabase(config, onPoolError)
+  await database.opened
+  return database
+}
+
+/**
+ * Returns the database's handle at once, the embedded database opening behind it (`opened`):
+ * so the service can listen first. Until it is open its queries fail as "unavailable".
+ */
+export function connectDatabase(config: DatabaseConfig, onPoolError: (error: Error) => void = () => {}): DatabaseHandle {
   switch (config.driver) {
     case 'pglite': {
       const dataDir = config.dataDir ?? undefined
