@@ -8,6 +8,7 @@ import { rawBody } from './http/body'
 import { docs } from './http/docs'
 import { errors } from './http/errors'
 import { health } from './http/health'
+import { requestMetrics, type Metrics } from './http/metrics'
 import { createRateLimits } from './http/rate-limit'
 import { requestContext } from './http/request'
 import type { Logger } from './log'
@@ -15,18 +16,23 @@ import { registerFormats } from './tasks/formats'
 import { tasks } from './tasks/routes'
 
 export interface AppDeps {
-  config: Pick<Config, 'corsOrigins' | 'rateLimit' | 'trustProxy'>
+  config: Pick<Config, 'corsOrigins' | 'rateLimit' | 'trustProxy' | 'redis'>
   database: DatabaseHandle
   verify: Verifier
   log: Logger
+  /** Prometheus metrics, when METRICS_PORT is set. */
+  metrics?: Metrics
 }
 
-export function createApp({ config, database, verify, log }: AppDeps) {
+export function createApp({ config, database, verify, log: baseLog, metrics }: AppDeps) {
   registerFormats()
+  const log = metrics ? metrics.counting(baseLog) : baseLog
   // One set of budgets for the whole app: the three path families spend the same ones.
-  const shared = { database, log, verify, limits: createRateLimits(config.rateLimit), trustProxy: config.trustProxy }
+  const limits = createRateLimits(config.rateLimit, { redis: config.redis, log, events: metrics })
+  const shared = { database, log, verify, limits, trustProxy: config.trustProxy }
   const known = { routes: [] as readonly { method: string; path: string }[] }
   const app = new Elysia({ normalize: false })
+    .use(requestMetrics(metrics))
     .use(requestContext({ log, corsOrigins: config.corsOrigins }))
     .use(errors({ log, known }))
     .use(rawBody)
@@ -35,6 +41,7 @@ export function createApp({ config, database, verify, log }: AppDeps) {
     .use(tasks({ prefix: '/api/v1', ...shared }))
     .use(tasks({ prefix: '/api', ...shared }))
     .use(tasks({ prefix: '/api/:user_id', ...shared }))
+    .onStop(() => limits.close())
   known.routes = app.routes
   return app
 }

@@ -10,6 +10,7 @@ const Env = t.Object({
   PORT: t.Optional(Port),
   HOST: t.Optional(t.String({ minLength: 1 })),
   DATABASE_URL: t.Optional(t.String({ pattern: '^(postgres|postgresql|memory)://' })),
+  DATABASE_DIRECT_URL: t.Optional(t.String({ pattern: '^(postgres|postgresql)://' })),
   DATA_DIR: t.Optional(t.String({ minLength: 1 })),
   DB_DRIVER: t.Optional(t.Union([t.Literal('auto'), t.Literal('pglite'), t.Literal('postgres'), t.Literal('neon')])),
   DB_POOL_MAX: t.Optional(t.Integer({ minimum: 1, maximum: 1000 })),
@@ -29,6 +30,9 @@ const Env = t.Object({
   RATE_LIMIT_PER_USER: t.Optional(t.Integer({ minimum: 0, maximum: 1_000_000 })),
   RATE_LIMIT_WINDOW_S: t.Optional(t.Integer({ minimum: 1, maximum: 86_400 })),
   TRUST_PROXY: t.Optional(t.String({ pattern: '^[A-Za-z0-9-]+$' })),
+  REDIS_URL: t.Optional(t.String({ pattern: '^rediss?://' })),
+  REDIS_KEY_PREFIX: t.Optional(t.String({ maxLength: 100 })),
+  METRICS_PORT: t.Optional(Port),
   LOG_LEVEL: t.Optional(t.Union([t.Literal('debug'), t.Literal('info'), t.Literal('warn'), t.Literal('error'), t.Literal('silent')])),
   NODE_ENV: t.Optional(t.String()),
 })
@@ -37,6 +41,7 @@ const describe: Record<keyof Static<typeof Env>, string> = {
   PORT: 'an integer from 0 to 65535',
   HOST: 'a host name or address',
   DATABASE_URL: 'a postgres:// or postgresql:// URL, or memory:// for a throwaway embedded database',
+  DATABASE_DIRECT_URL: 'a postgres:// or postgresql:// URL of the same database without a pooler (for migrations)',
   DATA_DIR: 'a directory path',
   DB_DRIVER: 'one of auto, pglite, postgres, neon',
   DB_POOL_MAX: 'an integer from 1 to 1000',
@@ -56,6 +61,9 @@ const describe: Record<keyof Static<typeof Env>, string> = {
   RATE_LIMIT_PER_USER: 'an integer number of requests per window (0 turns the limit off)',
   RATE_LIMIT_WINDOW_S: 'an integer number of seconds from 1 to 86400',
   TRUST_PROXY: 'the name of the header that carries the client address, such as Fly-Client-IP or X-Forwarded-For',
+  REDIS_URL: 'a redis:// or rediss:// URL',
+  REDIS_KEY_PREFIX: 'a string of at most 100 characters put before every Redis key',
+  METRICS_PORT: 'an integer from 0 to 65535',
   LOG_LEVEL: 'one of debug, info, warn, error, silent',
   NODE_ENV: 'a string',
 }
@@ -71,8 +79,9 @@ export interface PoolConfig {
 
 export type DatabaseConfig =
   | { driver: 'pglite'; dataDir: string | null } // null: in memory
-  | { driver: 'postgres'; url: string; pool: PoolConfig }
-  | { driver: 'neon'; url: string; pool: PoolConfig; wsProxy?: string }
+  // directUrl: the same database without a pooler, for migrations (DATABASE_DIRECT_URL); else url.
+  | { driver: 'postgres'; url: string; directUrl?: string; pool: PoolConfig }
+  | { driver: 'neon'; url: string; directUrl?: string; pool: PoolConfig; wsProxy?: string }
 
 export interface Config {
   readonly port: number
@@ -96,6 +105,10 @@ export interface Config {
   readonly rateLimit: { readonly perIp: number; readonly perUser: number; readonly windowS: number }
   /** The header naming the client address, set by a trusted proxy; else the socket address. */
   readonly trustProxy?: string
+  /** Where the budgets live when every instance must share them. */
+  readonly redis?: { readonly url: string; readonly keyPrefix: string }
+  /** The port of the Prometheus listener; none when unset. */
+  readonly metricsPort?: number
   readonly logLevel: LogLevel
 }
 
@@ -120,6 +133,7 @@ const numeric = new Set([
   'RATE_LIMIT_PER_IP',
   'RATE_LIMIT_PER_USER',
   'RATE_LIMIT_WINDOW_S',
+  'METRICS_PORT',
 ])
 
 /** Parses an environment (process.env by default). Throws ConfigError naming every bad variable. */
@@ -158,12 +172,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const url = e.DATABASE_URL
   if (url === undefined || url.startsWith('memory://')) {
     if (driver === 'postgres' || driver === 'neon') problems.add(`DB_DRIVER: ${driver} needs a postgres:// DATABASE_URL`)
+    if (e.DATABASE_DIRECT_URL !== undefined) problems.add('DATABASE_DIRECT_URL: needs a postgres:// DATABASE_URL (the pooled one) beside it')
     database = { driver: 'pglite', dataDir: url === undefined ? (e.DATA_DIR ?? './data') : null }
   } else {
     if (driver === 'pglite') problems.add('DB_DRIVER: pglite cannot use a postgres:// DATABASE_URL')
     const neon = driver === 'neon' || (driver === 'auto' && isNeonHost(url))
     const pool = { max: e.DB_POOL_MAX ?? 10, connectTimeoutS: e.DB_CONNECT_TIMEOUT_S ?? 5, statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS ?? 10_000 }
-    database = neon ? { driver: 'neon', url, pool, wsProxy: e.NEON_WS_PROXY } : { driver: 'postgres', url, pool }
+    const directUrl = e.DATABASE_DIRECT_URL
+    database = neon ? { driver: 'neon', url, directUrl, pool, wsProxy: e.NEON_WS_PROXY } : { driver: 'postgres', url, directUrl, pool }
   }
 
   const corsOrigins = (e.CORS_ORIGINS ?? 'http://localhost:3000')
@@ -172,6 +188,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     .filter(Boolean)
   for (const origin of corsOrigins) {
     if (origin !== '*' && !isOrigin(origin)) problems.add(`CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com`)
+  }
+
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === (e.PORT ?? 3000)) {
+    problems.add('METRICS_PORT: must differ from PORT (metrics are never served on the public port)')
   }
 
   if (problems.size > 0) throw new ConfigError([...problems])
@@ -194,6 +214,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     corsOrigins: Object.freeze(corsOrigins),
     rateLimit: Object.freeze({ perIp: e.RATE_LIMIT_PER_IP ?? 1200, perUser: e.RATE_LIMIT_PER_USER ?? 600, windowS: e.RATE_LIMIT_WINDOW_S ?? 60 }),
     trustProxy: e.TRUST_PROXY?.toLowerCase(),
+    redis: e.REDIS_URL === undefined ? undefined : Object.freeze({ url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX ?? 'taskapi:' }),
+    metricsPort: e.METRICS_PORT,
     logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === 'test' ? 'silent' : 'info'),
   })
 }

@@ -6,9 +6,10 @@ import { parseArgs } from 'node:util'
 import { createApp } from './app'
 import { createVerifier, type Verifier } from './auth/verify'
 import { ConfigError, loadConfig, type Config } from './config'
-import { openDatabase } from './db/client'
+import { forMigrations, openDatabase } from './db/client'
 import { migrate, migrationStatus } from './db/migrate'
 import { isUnavailable } from './db/errors'
+import { createMetrics, serveMetrics } from './http/metrics'
 import { createLogger } from './log'
 import pkg from '../package.json'
 
@@ -40,11 +41,19 @@ async function serve(config: Config) {
     if (!isUnavailable(error)) throw error
     log.warn('database.unavailable_at_start', { driver: database.driver })
   }
-  const app = createApp({ config, database, verify: await createVerifier(config.jwt), log }).listen({
+  const metrics = config.metricsPort === undefined ? undefined : createMetrics({ pool: database.poolStats })
+  const app = createApp({ config, database, verify: await createVerifier(config.jwt), log, metrics }).listen({
     port: config.port,
     hostname: config.host,
   })
-  log.info('server.started', { url: app.server?.url.href, driver: database.driver, version: pkg.version })
+  const metricsServer = metrics && serveMetrics(metrics, { port: config.metricsPort!, hostname: config.host })
+  log.info('server.started', {
+    url: app.server?.url.href,
+    metrics_url: metricsServer ? new URL('/metrics', metricsServer.url).href : undefined,
+    driver: database.driver,
+    version: pkg.version,
+    rate_limits: config.redis ? 'redis' : 'memory',
+  })
 
   let stopping = false
   const stop = async (signal: string) => {
@@ -55,6 +64,7 @@ async function serve(config: Config) {
     const deadline = setTimeout(() => void app.server?.stop(true), SHUTDOWN_GRACE_MS)
     await app.server?.stop(false)
     clearTimeout(deadline)
+    void metricsServer?.stop(true)
     await database.close()
     log.info('server.stopped', { signal })
     process.exit(0)
@@ -68,7 +78,7 @@ const SHUTDOWN_GRACE_MS = 8000
 
 async function runMigrate(config: Config, args: string[]) {
   const { values } = parseArgs({ args, options: { status: { type: 'boolean', default: false } } })
-  const database = await openDatabase(config.database)
+  const database = await openDatabase(forMigrations(config.database))
   try {
     if (values.status) {
       for (const m of await migrationStatus(database.db)) console.log(`${m.applied ? 'applied' : 'pending'}  ${m.tag}`)

@@ -23,7 +23,7 @@ export interface AuthOptions {
 export const auth = ({ verify, log, limits, trustProxy }: AuthOptions) =>
   new Elysia({ name: 'auth' }).derive({ as: 'scoped' }, async ({ request, params, server, set }) => {
     const client = clientAddress(request, server, trustProxy)
-    limits.client(client ?? 'unknown', set.headers as Record<string, string>)
+    await limits.client(client ?? 'unknown', set.headers as Record<string, string>)
 
     let userId: string
     try {
@@ -37,7 +37,7 @@ export const auth = ({ verify, log, limits, trustProxy }: AuthOptions) =>
       throw new ApiError('UNAUTHORIZED', `Authentication failed: ${error.message}`, { headers: challenge })
     }
     noteUser(request, userId)
-    limits.user(userId, set.headers as Record<string, string>)
+    await limits.user(userId, set.headers as Record<string, string>)
 
     const pathUser = (params as Record<string, string | undefined> | undefined)?.user_id
     if (pathUser !== undefined && pathUser !== userId) {
