@@ -65,6 +65,15 @@ for (const [name, make] of Object.entries(requests)) {
   }
 }
 
+// The recording alone, without the request around it: a counter and a histogram per request.
+{
+  const metrics = createMetrics()
+  const calls = 200_000
+  const started = performance.now()
+  for (let i = 0; i < calls; i++) metrics.request('GET', '/api/v1/tasks/:id', 200, 0.0004)
+  console.log(`recording one request (counter + histogram): ${(((performance.now() - started) * 1e6) / calls).toFixed(0)} ns`)
+}
+
 const cleanup = new RedisClient(redisUrl)
 const keys = (await cleanup.send('KEYS', [`${keyPrefix}*`])) as string[]
 if (keys.length > 0) await cleanup.send('DEL', keys)
