@@ -118,19 +118,22 @@ return {n, ttl}`
 /** How long a request waits for Redis before it is served on this instance's own budget. */
 export const REDIS_TIMEOUT_MS = 50
 const WARN_EVERY_MS = 60_000
-const RECONNECT_EVERY_MS = 1000
+/** After a failure, checks skip Redis for this long, and the connection is re-opened at most this often. */
+const RETRY_AFTER_FAILURE_MS = 1000
 
 /**
  * Budgets in Redis, shared by every instance. When Redis is slow or away, a check gives up after
  * REDIS_TIMEOUT_MS and fails open onto this instance's in-memory budget (what runs without Redis),
- * so an outage never makes a 500 or a hang, and never lifts the limits altogether. Commands are
- * never queued while disconnected (a queue would grow without bound during an outage); the
- * connection is re-opened by requests, at most once a second.
+ * so an outage never makes a 500 or a hang, and never lifts the limits altogether. After a failure
+ * the next second's checks go straight to memory, so a Redis that hangs costs one request in a
+ * second the 50 ms wait, not every request. Commands are never queued while disconnected (a queue
+ * would grow without bound during an outage); requests re-open the connection at most once a second.
  */
 class RedisBudgets {
   private readonly client: RedisClient
   private connecting: Promise<void> | null = null
   private lastConnectAt = 0
+  private skipUntil = 0
   private lastWarnAt = -Infinity
   private failuresSinceWarn = 0
 
@@ -145,6 +148,10 @@ class RedisBudgets {
   }
 
   async take(redisKey: string, fallback: RateLimiter, key: string, now: number): Promise<Budget> {
+    if (Date.now() < this.skipUntil) {
+      this.failed(new Error('Redis failed within the last second'))
+      return fallback.take(key, now)
+    }
     let timer: Timer | undefined
     try {
       const answer = await Promise.race([
@@ -156,6 +163,7 @@ class RedisBudgets {
       const [count, ttl] = answer as [number, number]
       return { allowed: count <= fallback.limit, limit: fallback.limit, remaining: Math.max(0, fallback.limit - count), resetAt: now + ttl }
     } catch (error) {
+      this.skipUntil = Date.now() + RETRY_AFTER_FAILURE_MS
       this.failed(error)
       return fallback.take(key, now)
     } finally {
@@ -177,7 +185,7 @@ class RedisBudgets {
   }
 
   private connect() {
-    if (this.connecting || this.client.connected || Date.now() - this.lastConnectAt < RECONNECT_EVERY_MS) return
+    if (this.connecting || this.client.connected || Date.now() - this.lastConnectAt < RETRY_AFTER_FAILURE_MS) return
     this.lastConnectAt = Date.now()
     const attempt = this.client.connect().finally(() => {
       this.connecting = null

@@ -36,8 +36,22 @@ export async function testRedis(): Promise<TestRedis> {
   }
 }
 
-/** A port that accepts connections and never answers: a Redis too slow to wait for. */
-export function silentRedis(): { url: string; stop(): void } {
-  const listener: TCPSocketListener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
-  return { url: `redis://127.0.0.1:${listener.port}`, stop: () => listener.stop(true) }
+/**
+ * A Redis that completes the handshake (HELLO, answered with a minimal RESP3 map) and then never
+ * answers a command: a server too slow to wait for. `received()` is every byte it was sent.
+ */
+export function silentRedis(): { url: string; received(): string; stop(): void } {
+  let received = ''
+  const listener: TCPSocketListener = Bun.listen({
+    hostname: '127.0.0.1',
+    port: 0,
+    socket: {
+      data(socket, chunk) {
+        const text = new TextDecoder().decode(chunk)
+        received += text
+        if (text.includes('HELLO')) socket.write('%1\r\n+server\r\n+redis\r\n')
+      },
+    },
+  })
+  return { url: `redis://127.0.0.1:${listener.port}`, received: () => received, stop: () => listener.stop(true) }
 }
