@@ -38,6 +38,8 @@ export interface DatabaseHandle {
   /** Resolves when the schema is migrated and the database answers, all within `timeoutMs`. */
   checkReady(timeoutMs: number): Promise<void>
   close(): Promise<void>
+  /** Connections of the pool, where the driver exposes them (Neon's Pool; Bun.SQL does not). */
+  poolStats?(): { total: number; idle: number; waiting: number }
 }
 
 /** Opens the configured database, resolving once it is open (DatabaseOpenError when it cannot be). */
@@ -71,7 +73,7 @@ export function connectDatabase(config: DatabaseConfig, onPoolError: (error: Err
       let client: PGlite | undefined
       const opened = opening.then((c) => void (client = c))
       opened.catch(() => {}) // the caller awaits `opened`; queries meanwhile see "unavailable"
-      return handle('pglite', pgliteDrizzle({ client: untilOpen(() => client) }), async () => (await opening.catch(() => undefined))?.close(), opened)
+      return handle('pglite', pgliteDrizzle({ client: untilOpen(() => client) }), async () => (await opening.catch(() => undefined))?.close(), { opened })
     }
     case 'postgres': {
       const { max, connectTimeoutS, statementTimeoutMs } = config.pool
@@ -81,7 +83,7 @@ export function connectDatabase(config: DatabaseConfig, onPoolError: (error: Err
         idleTimeout: 30,
         connection: { statement_timeout: statementTimeoutMs },
       })
-      return handle('postgres', bunSqlDrizzle({ client }), () => client.close())
+      return handle('postgres', bunSqlDrizzle({ client }), () => client.close(), { migrateDirect: directMigration(config) })
     }
     case 'neon': {
       if (config.wsProxy !== undefined) useLocalProxy(config.wsProxy)
@@ -96,7 +98,33 @@ export function connectDatabase(config: DatabaseConfig, onPoolError: (error: Err
       // An idle connection the server drops emits 'error' on the pool; unhandled, it would end the
       // process. The pool discards that connection and opens a new one on the next query.
       pool.on('error', onPoolError)
-      return handle('neon', neonDrizzle({ client: pool }), () => pool.end())
+      return handle('neon', neonDrizzle({ client: pool }), () => pool.end(), {
+        migrateDirect: directMigration(config),
+        poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+      })
+    }
+  }
+}
+
+/**
+ * The configuration `migrate` and the start-up migration connect with: DATABASE_DIRECT_URL when it
+ * is set (Neon's non-pooled host: DDL and session state are at home there, not behind PgBouncer),
+ * else DATABASE_URL; one connection.
+ */
+export function forMigrations(config: DatabaseConfig): DatabaseConfig {
+  if (config.driver === 'pglite' || config.directUrl === undefined) return config
+  return { ...config, url: config.directUrl, directUrl: undefined, pool: { ...config.pool, max: 1 } }
+}
+
+/** With a direct URL, migrations open their own short-lived connection to it. */
+function directMigration(config: DatabaseConfig) {
+  if (config.driver === 'pglite' || config.directUrl === undefined) return undefined
+  return async () => {
+    const direct = await openDatabase(forMigrations(config))
+    try {
+      return await migrate(direct.db)
+    } finally {
+      await direct.close()
     }
   }
 }
@@ -176,13 +204,18 @@ export function fromPglite(client: PGlite): DatabaseHandle {
   return handle('pglite', pgliteDrizzle({ client }), () => client.close())
 }
 
-function handle(driver: DatabaseConfig['driver'], db: Database, close: () => Promise<void>, opened = Promise.resolve()): DatabaseHandle {
+function handle(
+  driver: DatabaseConfig['driver'],
+  db: Database,
+  close: () => Promise<void>,
+  { opened = Promise.resolve(), migrateDirect, poolStats }: { opened?: Promise<void>; migrateDirect?: () => Promise<string[]>; poolStats?: DatabaseHandle['poolStats'] } = {},
+): DatabaseHandle {
   const done = Promise.resolve([] as readonly string[])
   let migrating: Promise<readonly string[]> | null = null
   let migrated = false
   const ensureSchema = () => {
     if (migrated) return done
-    migrating ??= migrate(db).then(
+    migrating ??= (migrateDirect ? migrateDirect() : migrate(db)).then(
       (applied) => {
         migrated = true
         return applied
@@ -200,6 +233,7 @@ function handle(driver: DatabaseConfig['driver'], db: Database, close: () => Pro
     close,
     opened,
     ensureSchema,
+    poolStats,
     async checkReady(timeoutMs) {
       let timer: Timer | undefined
       const timeout = new Promise<never>((_, reject) => {
