@@ -16,7 +16,12 @@ const codePoints = (s: string) => {
 const storable = (s: string) => s.isWellFormed() && !s.includes('\u0000')
 const textOf = (min: number, max: number) => (s: string) => storable(s) && codePoints(s) >= min && codePoints(s) <= max
 
-// RFC 3339 with a time zone, a real calendar date, and an instant JavaScript can represent.
+// RFC 3339 with a time zone, a real calendar date, and an instant Postgres can store: years 0001 to
+// 9999 once the offset is applied (Postgres has no year 0, and toISOString() writes a year past
+// 9999 as +010000, which Postgres refuses).
+const firstInstant = Date.parse('0001-01-01T00:00:00.000Z')
+const lastInstant = Date.parse('9999-12-31T23:59:59.999Z')
+export const isStorableInstant = (ms: number) => ms >= firstInstant && ms <= lastInstant
 const rfc3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -33,7 +38,7 @@ export function registerFormats() {
     const day = new Date(Date.UTC(+y!, +mo! - 1, +d!))
     if (day.getUTCMonth() !== +mo! - 1 || day.getUTCDate() !== +d!) return false
     if (+h! > 23 || +mi! > 59 || +sec! > 59 || +oh > 23 || +om > 59) return false
-    return !Number.isNaN(Date.parse(s))
+    return isStorableInstant(Date.parse(s))
   })
   FormatRegistry.Set('uuid', (s) => uuid.test(s))
 }

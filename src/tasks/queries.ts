@@ -4,6 +4,7 @@ import { and, asc, desc, eq, gte, ilike, lt, ne, or, sql, type SQL } from 'drizz
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
 import { priorities, tasks, type TaskRow } from '../db/schema'
+import { isStorableInstant } from './formats'
 import type { CreateTask, ListQuery, SortKey, UpdateTask } from './model'
 
 type Changes = PgUpdateSetSource<typeof tasks>
@@ -129,9 +130,12 @@ interface SortSpec {
   accepts: (value: unknown) => boolean
 }
 
-// Exactly what toISOString() writes, so Postgres can never refuse a cursor value.
+// Exactly what toISOString() writes, in the years Postgres can store, so it never refuses a cursor value.
 const isInstant = (v: unknown) =>
-  typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(v) && new Date(v).toISOString() === v
+  typeof v === 'string' &&
+  /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(v) &&
+  isStorableInstant(Date.parse(v)) &&
+  new Date(v).toISOString() === v
 const instantSort = (column: typeof tasks.createdAt | typeof tasks.dueAt, valueOf: (row: TaskRow) => Date | null, nullable: boolean): SortSpec => ({
   key: sql`${column}`,
   bind: (v) => sql`${v}::timestamptz`,
