@@ -122,7 +122,8 @@ export const errors = ({ log, known }: { log: Logger; known: { routes: readonly 
       'request.failed',
       error instanceof DrizzleQueryError || sqlState !== undefined
         ? { request_id: requestId, error: 'DrizzleQueryError', sql_state: sqlState, driver_code: driverCode }
-        : { request_id: requestId, error: e?.name ?? typeof error, detail: e?.message, stack: e?.stack },
+        : // Only the class: a message or stack can quote user input, and a stack is many lines.
+          { request_id: requestId, error: e?.name ?? typeof error },
     )
     return send(new ApiError('INTERNAL_ERROR', 'An unexpected error occurred'))
   })

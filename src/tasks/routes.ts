@@ -5,7 +5,7 @@ import { auth, type AuthOptions } from '../auth/plugin'
 import type { DatabaseHandle } from '../db/client'
 import { decodeJson } from '../http/body'
 import { ApiError, commonErrors, Problem } from '../http/errors'
-import { requestIdOf } from '../http/request'
+import { hrefOf, requestIdOf, urlOf } from '../http/request'
 import { ClearQuery, CreateTask, Deleted, ListQuery, Stats, Task, Toggle, UpdateTask, toTask } from './model'
 import * as q from './queries'
 
@@ -60,7 +60,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
           const filters = { ...query, status: query.status ?? 'all', sort: query.sort ?? '-created_at', limit: Number(query.limit ?? 50) }
           const after = query.cursor === undefined ? null : decodeCursor(query.cursor, filters.sort)
           const page = await q.listTasks(db, userId, filters, after)
-          if (page.next) set.headers['link'] = `<${nextUrl(request.url, page.next)}>; rel="next"`
+          if (page.next) set.headers['link'] = `<${nextUrl(request, page.next)}>; rel="next"`
           return page.rows.map(toTask)
         },
         {
@@ -73,7 +73,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
         '/tasks',
         async ({ body, userId, request, set, status }) => {
           const task = toTask(await q.createTask(db, userId, body))
-          set.headers['location'] = `${new URL(request.url).pathname.replace(/\/$/, '')}/${task.id}`
+          set.headers['location'] = `${urlOf(request).pathname.replace(/\/$/, '')}/${task.id}`
           return status(201, task)
         },
         { parse: json, body: CreateTask, response: { 201: Task, ...commonErrors, ...bodyErrors }, detail: { summary: 'Create a task' } },
@@ -150,8 +150,8 @@ function decodeCursor(cursor: string, sort: string): q.Position {
   throw new ApiError('INVALID_CURSOR', 'The cursor is not valid for this listing; start again without it')
 }
 
-function nextUrl(requestUrl: string, next: q.Position): string {
-  const url = new URL(requestUrl)
+function nextUrl(request: Request, next: q.Position): string {
+  const url = urlOf(request)
   url.searchParams.set('cursor', encodeCursor(next))
-  return url.toString()
+  return hrefOf(url)
 }
