@@ -7,7 +7,7 @@ import { Elysia } from 'elysia'
 import { clientAddress } from '../http/client-address'
 import { ApiError } from '../http/errors'
 import type { RateLimits } from '../http/rate-limit'
-import { noteUser, requestIdOf } from '../http/request'
+import { noteUser, requestIdOf, whenFinished } from '../http/request'
 import type { Logger } from '../log'
 import { AuthError, type Verifier } from './verify'
 
@@ -38,6 +38,7 @@ export const auth = ({ verify, log, limits, trustProxy }: AuthOptions) =>
     }
     noteUser(request, userId)
     limits.user(userId, set.headers as Record<string, string>)
+    whenFinished(request, limits.inFlight(userId))
 
     const pathUser = (params as Record<string, string | undefined> | undefined)?.user_id
     if (pathUser !== undefined && pathUser !== userId) {

@@ -6,6 +6,8 @@ interface RequestMeta {
   id: string
   startedAt: number
   userId?: string
+  /** Run once the response is sent, whatever it is. */
+  finished?: () => void
 }
 
 // Per-request facts that every hook (errors and logging included, which run even when no route
@@ -26,6 +28,13 @@ export const hrefOf = (url: URL) => (url.origin === noHost ? url.pathname + url.
 
 export function requestIdOf(request: Request): string {
   return meta.get(request)?.id ?? 'unknown'
+}
+
+/** Runs `fn` once the response to `request` has been sent (or the request failed). */
+export function whenFinished(request: Request, fn: () => void) {
+  const m = meta.get(request)
+  if (m) m.finished = fn
+  else fn()
 }
 
 /** Records the authenticated user so the access log can name it. */
@@ -78,6 +87,7 @@ export const requestContext = (options: { log: Logger; corsOrigins: readonly str
     })
     .onAfterResponse(({ request, route, set }) => {
       const m = meta.get(request)
+      m?.finished?.()
       log.info('request', {
         request_id: m?.id,
         method: request.method,

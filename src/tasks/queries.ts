@@ -210,11 +210,29 @@ export async function listTasks(
     .orderBy(descending ? sql`${spec.key} desc${nulls}` : sql`${spec.key} asc${nulls}`, descending ? desc(tasks.id) : asc(tasks.id))
     .limit(query.limit + 1)
 
-  if (rows.length <= query.limit) return { rows, next: null }
-  rows.length = query.limit
-  const last = rows[rows.length - 1]!
+  let kept = Math.min(rows.length, query.limit)
+  let bytes = 0
+  for (let i = 0; i < kept; i++) {
+    bytes += jsonBytes(rows[i]!)
+    if (bytes > PAGE_BUDGET_BYTES && i > 0) kept = i
+  }
+  if (kept === rows.length) return { rows, next: null }
+  rows.length = kept
+  const last = rows[kept - 1]!
   return { rows, next: { sort: query.sort, value: spec.valueOf(last), id: last.id } }
 }
+
+/**
+ * The most JSON one page may hold; a page that reaches it ends early and its `Link` continues
+ * after its last task. 1,000 typical tasks fit many times over; 1,000 maximal ones (~9 MB) do not,
+ * and a client that asks for such pages and never reads them would otherwise hold that much memory
+ * per connection in the process (see README, "Clients that never read").
+ */
+export const PAGE_BUDGET_BYTES = 512 * 1024
+
+// The task's size as JSON: its two free-text fields as written (escapes and UTF-8 included), plus
+// a bound on everything else (ids, timestamps, names of fields).
+const jsonBytes = (row: TaskRow) => 400 + Buffer.byteLength(JSON.stringify(row.title)) + (row.description === null ? 0 : Buffer.byteLength(JSON.stringify(row.description)))
 
 // The rows strictly after `p` in the total order (key, id), with tasks lacking the key last.
 function following(spec: SortSpec, descending: boolean, p: Position): SQL {

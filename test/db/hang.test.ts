@@ -6,6 +6,7 @@ import { eq, sql } from 'drizzle-orm'
 import { openDatabase } from '../../src/db/client'
 import { isUnavailable } from '../../src/db/errors'
 import { tasks } from '../../src/db/schema'
+import { MAX_IN_FLIGHT_PER_USER } from '../../src/http/rate-limit'
 import { createTestApp, json, newUser, type TestApp } from '../support/app'
 import { databaseConfig, hasPostgres, scratchPostgres } from '../support/databases'
 import { startTcpProxy } from '../support/tcp-proxy'
@@ -62,6 +63,7 @@ for (const name of ['postgres', 'neon'] as const) {
       const made = await t.request('/api/v1/tasks', { method: 'POST', as: user, json: { title: 'before' } })
       expect(made.status, await made.clone().text()).toBe(201)
       const { id } = await json(made)
+      const otherUser = newUser()
 
       relay.proxy.freeze()
       const calls: [string, RequestInit & { json?: unknown }][] = [
@@ -74,9 +76,10 @@ for (const name of ['postgres', 'neon'] as const) {
       // More requests at once than the pool has connections, twice over: the later ones wait for a
       // connection the frozen ones hold, and must be bounded too.
       const rounds = await Promise.all(
-        [...calls, ...calls].map(async ([path, init]) => {
+        [...calls, ...calls].map(async ([path, init], i) => {
           const started = performance.now()
-          const res = await t.request(path, { as: user, ...init })
+          // Half from another user: one user's requests in flight are capped (see the next test).
+          const res = await t.request(path, { as: i < calls.length ? user : otherUser, ...init })
           return { path, method: init.method ?? 'GET', ms: performance.now() - started, status: res.status, retryAfter: res.headers.get('retry-after'), body: await json(res) }
         }),
       )
@@ -100,6 +103,34 @@ for (const name of ['postgres', 'neon'] as const) {
       expect(after.status, await after.clone().text()).toBe(201)
       const stats = await t.request('/api/v1/tasks/stats', { as: user })
       expect(stats.status).toBe(200)
+    }, 60_000)
+
+    test('one user\'s requests in flight are capped: the next is a 429 at once, other users are unaffected', async () => {
+      const user = newUser()
+      relay.proxy.freeze()
+      const held = Array.from({ length: MAX_IN_FLIGHT_PER_USER }, () => t.request('/api/v1/tasks', { as: user }))
+      await Bun.sleep(100)
+      const started = performance.now()
+      const refused = await t.request('/api/v1/tasks/stats', { as: user })
+      expect(performance.now() - started).toBeLessThan(200)
+      expect(refused.status, await refused.clone().text()).toBe(429)
+      expect(refused.headers.get('retry-after')).toBe('1')
+      expect((await json(refused)).error_code).toBe('RATE_LIMITED')
+      const other = t.request('/api/v1/tasks/stats', { as: newUser() })
+      const statuses = await Promise.all([...held, other].map(async (r) => (await r).status))
+      expect(statuses).toEqual(Array(MAX_IN_FLIGHT_PER_USER + 1).fill(503))
+      relay.proxy.thaw()
+      // The slots were given back with the answers: a full batch again gets no 429, and all 200s
+      // once the pool's connections are back.
+      let statusesAfter: number[] = []
+      for (let i = 0; i < 40; i++) {
+        const batch = await Promise.all(Array.from({ length: MAX_IN_FLIGHT_PER_USER }, () => t.request('/api/v1/tasks', { as: user })))
+        statusesAfter = batch.map((r) => r.status)
+        expect(statusesAfter).not.toContain(429)
+        if (statusesAfter.every((s) => s === 200)) break
+        await Bun.sleep(250)
+      }
+      expect(statusesAfter).toEqual(Array(MAX_IN_FLIGHT_PER_USER).fill(200))
     }, 60_000)
 
     test('a transaction is bounded too, and what it wrote is rolled back', async () => {
