@@ -2,6 +2,7 @@
 // or re-check upstream: two pipelined GETs to a Bun.serve whose handler awaits anything get no
 // answer at all; the connection just closes. With a synchronous handler both are answered.
 //   bun bench/pipelining-repro.ts
+export {}
 for (const kind of ['sync', 'async'] as const) {
   const server = Bun.serve({
     port: 0,

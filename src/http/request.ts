@@ -6,7 +6,7 @@ interface RequestMeta {
   id: string
   startedAt: number
   userId?: string
-  /** Run once the response is sent, whatever it is. */
+  /** Run once, as soon as the response is ready (or failed). */
   finished?: () => void
 }
 
@@ -30,11 +30,22 @@ export function requestIdOf(request: Request): string {
   return meta.get(request)?.id ?? 'unknown'
 }
 
-/** Runs `fn` once the response to `request` has been sent (or the request failed). */
+/** Runs `fn` once the handler has answered `request` or failed. */
 export function whenFinished(request: Request, fn: () => void) {
   const m = meta.get(request)
   if (m) m.finished = fn
   else fn()
+}
+
+// After the handler or on failure, with the response hook as a backstop: Elysia runs that one on
+// a later turn of the event loop (setImmediate), too late for in-process callers.
+const finish = (request: Request) => {
+  const m = meta.get(request)
+  const fn = m?.finished
+  if (fn) {
+    m.finished = undefined
+    fn()
+  }
 }
 
 /** Records the authenticated user so the access log can name it. */
@@ -85,9 +96,11 @@ export const requestContext = (options: { log: Logger; corsOrigins: readonly str
         return new Response(null, { status: 204, headers: set.headers as Record<string, string> })
       }
     })
+    .onAfterHandle(({ request }) => finish(request))
+    .onError(({ request }) => finish(request))
     .onAfterResponse(({ request, route, set }) => {
+      finish(request)
       const m = meta.get(request)
-      m?.finished?.()
       log.info('request', {
         request_id: m?.id,
         method: request.method,
