@@ -1,5 +1,5 @@
 // The worst inputs the attack campaign found, sent to the real service process over raw sockets:
-// HTTP/1.0 without Host, JSON nested far too deep. Each gets an ordinary answer in the contract's
+// HTTP/1.0 without Host, JSON nested far too deep, timestamps Postgres cannot store. Each gets an ordinary answer in the contract's
 // shape, and every line the process writes to stdout is one JSON object.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { SECRET, newUser, signToken } from '../support/app'
@@ -81,6 +81,18 @@ describe('JSON nested too deep', () => {
     expect(problem.errors.map((e: { field: string }) => e.field)).toEqual(['title'])
     const fine = await one(post('/api/v1/tasks', `{"title":"[[[{{{\\"","description":"]]]}}}"}`, token))
     expect(fine.status, fine.body).toBe(201)
+  })
+})
+
+describe('timestamps and cursors Postgres cannot take', () => {
+  test('are 400s', async () => {
+    const token = await signToken({ sub: newUser() })
+    expectProblem(await one(post('/api/v1/tasks', '{"title":"x","due_at":"0000-01-01T00:00:00Z"}', token)), 400, 'VALIDATION_ERROR')
+    expectProblem(await one(post('/api/v1/tasks', '{"title":"x","due_at":"9999-12-31T23:00:00-05:00"}', token)), 400, 'VALIDATION_ERROR')
+    const get = (query: string) => one(`GET /api/v1/tasks?${query} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer ${token}\r\n\r\n`)
+    expectProblem(await get('due_after=0000-01-01T00:00:00Z'), 400, 'VALIDATION_ERROR')
+    const cursor = Buffer.from(JSON.stringify(['-created_at', '0000-01-01T00:00:00.000Z', '01900000-0000-7000-8000-000000000000'])).toString('base64url')
+    expectProblem(await get(`cursor=${cursor}`), 400, 'INVALID_CURSOR')
   })
 })
 
