@@ -42,7 +42,12 @@ pgCtl('start')
 const url = `postgres://postgres@127.0.0.1:${port}/postgres`
 const server = await startServer({ JWT_SECRET: SECRET, DATABASE_URL: url, RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '0', DB_CONNECT_TIMEOUT_S: '2', LOG_LEVEL: 'info' })
 try {
-  const token = await new SignJWT({ sub: 'restart' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(SECRET))
+  // One user per client (one user's requests in flight are capped at 8).
+  const tokens = await Promise.all(
+    Array.from({ length: concurrency }, (_, i) =>
+      new SignJWT({ sub: `restart-${i}` }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(SECRET)),
+    ),
+  )
   const created: string[] = []
   const timeline = new Map<number, Map<string, number>>()
   const t0 = performance.now()
@@ -56,14 +61,14 @@ try {
     restartMs = performance.now() - started
   })()
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    Array.from({ length: concurrency }, async (_, client) => {
       while (performance.now() < until) {
         const second = Math.floor((performance.now() - t0) / 1000)
         let status: string
         try {
           const res = await fetch(`${server.url}/api/v1/tasks`, {
             method: 'POST',
-            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            headers: { authorization: `Bearer ${tokens[client]}`, 'content-type': 'application/json' },
             body: JSON.stringify({ title: `restart ${n++}` }),
           })
           const body = (await res.json()) as { id?: string }
@@ -84,7 +89,7 @@ try {
   console.log('second  statuses')
   for (const [second, row] of [...timeline].sort(([a], [b]) => a - b)) console.log(`${String(second).padStart(6)}  ${JSON.stringify(Object.fromEntries(row))}`)
   const sql = new SQL(url, { max: 1 })
-  const stored = new Set((await sql`select id from tasks where user_id = 'restart'`).map((r: { id: string }) => r.id))
+  const stored = new Set((await sql`select id from tasks where user_id like ${'restart-%'}`).map((r: { id: string }) => r.id))
   await sql.close()
   const missing = created.filter((id) => !stored.has(id))
   console.log(`201s: ${created.length}; found in the database afterwards: ${created.length - missing.length}; missing: ${missing.length}`)
