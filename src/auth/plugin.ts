@@ -7,7 +7,7 @@ import { Elysia } from 'elysia'
 import { clientAddress } from '../http/client-address'
 import { ApiError } from '../http/errors'
 import type { RateLimits } from '../http/rate-limit'
-import { noteUser, requestIdOf } from '../http/request'
+import { noteUser, requestIdOf, whenFinished } from '../http/request'
 import type { Logger } from '../log'
 import { AuthError, type Verifier } from './verify'
 
@@ -38,6 +38,7 @@ export const auth = ({ verify, log, limits, trustProxy }: AuthOptions) =>
     }
     noteUser(request, userId)
     await limits.user(userId, set.headers as Record<string, string>)
+    whenFinished(request, limits.inFlight(userId))
 
     /** The 403 for something that belongs to another user, logged as authz.denied. */
     const forbidden = (target: string, detail: string) => {

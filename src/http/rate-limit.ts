@@ -63,8 +63,17 @@ export interface RateLimits {
   client(address: string, headers: Record<string, string | number>): Promise<void>
   /** The same for the authenticated user. */
   user(userId: string, headers: Record<string, string | number>): Promise<void>
+  /**
+   * Takes one of the user's slots for requests in flight and returns its release; throws 429 when
+   * all are taken. It bounds what one user's concurrent requests hold in memory and CPU at once,
+   * so clients that never read their answers cannot starve other users. Per instance.
+   */
+  inFlight(userId: string): () => void
   close(): void
 }
+
+/** Requests one user may have in flight at once, over every connection. */
+export const MAX_IN_FLIGHT_PER_USER = 8
 
 /** What the budgets report to the metrics. */
 export interface RateLimitEvents {
@@ -100,9 +109,27 @@ export function createRateLimits(config: { perIp: number; perUser: number; windo
   }
   const ip = config.perIp > 0 ? new RateLimiter(config.perIp, windowMs) : null
   const user = config.perUser > 0 ? new RateLimiter(config.perUser, windowMs) : null
+  const running = new Map<string, number>()
   return {
     client: (address, headers) => check('client', ip, address, headers),
     user: (userId, headers) => check('user', user, userId, headers),
+    inFlight(userId) {
+      const count = running.get(userId) ?? 0
+      if (count >= MAX_IN_FLIGHT_PER_USER) {
+        throw new ApiError('RATE_LIMITED', `Too many requests in flight (at most ${MAX_IN_FLIGHT_PER_USER}); wait for an answer first`, {
+          headers: { 'retry-after': '1' },
+        })
+      }
+      running.set(userId, count + 1)
+      let released = false
+      return () => {
+        if (released) return
+        released = true
+        const left = running.get(userId)! - 1
+        if (left === 0) running.delete(userId)
+        else running.set(userId, left)
+      }
+    },
     close: () => redis?.close(),
   }
 }
