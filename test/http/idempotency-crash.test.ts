@@ -47,11 +47,18 @@ for (const setup of setups) {
     test('retrying every key after a crash and restart leaves exactly one task per key', async () => {
       const { env: dbEnv, drop } = await setup.env()
       const env = { JWT_SECRET: SECRET, ...dbEnv }
-      const user = newUser()
-      const headers = { authorization: `Bearer ${await signToken({ sub: user })}`, 'content-type': 'application/json' }
+      // Five users with eight keys each: every create is in flight at once (the service lets one
+      // user have at most 8 requests in flight).
+      const users = await Promise.all(
+        Array.from({ length: KEYS / 8 }, async () => {
+          const sub = newUser()
+          return { authorization: `Bearer ${await signToken({ sub })}`, 'content-type': 'application/json' }
+        }),
+      )
       const keys = Array.from({ length: KEYS }, (_, i) => `crash-${i}-${crypto.randomUUID()}`)
+      const headersOf = (key: string) => users[keys.indexOf(key) % users.length]!
       const create = (url: string, key: string) =>
-        fetch(`${url}/api/v1/tasks`, { method: 'POST', headers: { ...headers, 'idempotency-key': key }, body: JSON.stringify({ title: key }) })
+        fetch(`${url}/api/v1/tasks`, { method: 'POST', headers: { ...headersOf(key), 'idempotency-key': key }, body: JSON.stringify({ title: key }) })
       try {
         const first = await startServer(env)
         const received = new Map<string, string>()
@@ -88,8 +95,10 @@ for (const setup of setups) {
               expect(task.id).toBe(received.get(key)!)
             }
           }
-          const listed = await json<{ title: string }[]>(await fetch(`${second.url}/api/v1/tasks?limit=1000`, { headers }))
-          expect(listed.map((t) => t.title).sort()).toEqual([...keys].sort())
+          for (const headers of users) {
+            const listed = await json<{ title: string }[]>(await fetch(`${second.url}/api/v1/tasks?limit=1000`, { headers }))
+            expect(listed.map((t) => t.title).sort()).toEqual(keys.filter((key) => headersOf(key) === headers).sort())
+          }
           expect(replayed).toBeGreaterThanOrEqual(received.size)
         } finally {
           await second.stop('SIGKILL')

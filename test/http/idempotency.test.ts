@@ -232,12 +232,17 @@ describeEachDriver('Idempotency-Key', (ctx, driver) => {
     expect(await titlesOf(t, user)).toEqual(['orphan'])
   })
 
-  test('20 identical keyed POSTs at once make one task; every other answer is a replay of it or a 409 with Retry-After', async () => {
+  test('20 identical keyed POSTs at once, through three instances, make one task; every other answer is a replay of it or a 409', async () => {
     const t = ctx()
+    // Three instances of the service on one database, as behind a load balancer (each also keeps
+    // one user's requests in flight under its own cap of 8, which 20 at one instance would pass).
+    const instances = [t, await createTestApp({ handle: t.db, drop: async () => {} }), await createTestApp({ handle: t.db, drop: async () => {} })]
     const user = newUser()
     const key = crypto.randomUUID()
     const responses = await Promise.all(
-      Array.from({ length: 20 }, () => t.request('/api/v1/tasks', { method: 'POST', as: user, json: { title: 'once' }, headers: keyed(key) })),
+      Array.from({ length: 20 }, (_, i) =>
+        instances[i % instances.length]!.request('/api/v1/tasks', { method: 'POST', as: user, json: { title: 'once' }, headers: keyed(key) }),
+      ),
     )
     const fresh = responses.filter((r) => r.status === 201 && r.headers.get('idempotent-replayed') === null)
     expect(fresh).toHaveLength(1)
@@ -248,7 +253,7 @@ describeEachDriver('Idempotency-Key', (ctx, driver) => {
         await expectProblem(res.clone() as Response, 409, 'IDEMPOTENCY_KEY_IN_USE')
         expect(res.headers.get('retry-after')).toBe('1')
       } else {
-        expect(res.headers.get('idempotent-replayed')).toBe('true')
+        expect(res.headers.get('idempotent-replayed'), `${res.status} ${await res.clone().text()}`).toBe('true')
         expect(await snapshot(res)).toEqual(original)
       }
     }
