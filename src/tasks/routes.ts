@@ -150,8 +150,10 @@ function decodeCursor(cursor: string, sort: string): q.Position {
   throw new ApiError('INVALID_CURSOR', 'The cursor is not valid for this listing; start again without it')
 }
 
+// A path with its query, no scheme or host: behind a TLS proxy the request URL says http:// and an
+// internal host, while a relative reference resolves against the address the client used.
 function nextUrl(requestUrl: string, next: q.Position): string {
   const url = new URL(requestUrl)
   url.searchParams.set('cursor', encodeCursor(next))
-  return url.toString()
+  return `${url.pathname}${url.search}`
 }
