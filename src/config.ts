@@ -51,7 +51,7 @@ const describe: Record<keyof Static<typeof Env>, string> = {
   JWT_AUDIENCE: 'a non-empty string',
   JWT_CLOCK_SKEW_S: 'an integer number of seconds from 0 to 3600',
   JWT_USER_CLAIM: 'a claim name',
-  CORS_ORIGINS: 'a comma-separated list of origins',
+  CORS_ORIGINS: 'a comma-separated list of origins (scheme://host:* for any port)',
   RATE_LIMIT_PER_IP: 'an integer number of requests per window (0 turns the limit off)',
   RATE_LIMIT_PER_USER: 'an integer number of requests per window (0 turns the limit off)',
   RATE_LIMIT_WINDOW_S: 'an integer number of seconds from 1 to 86400',
@@ -166,12 +166,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     database = neon ? { driver: 'neon', url, pool, wsProxy: e.NEON_WS_PROXY } : { driver: 'postgres', url, pool }
   }
 
-  const corsOrigins = (e.CORS_ORIGINS ?? 'http://localhost:3000')
-    .split(',')
-    .map((o) => o.trim())
-    .filter(Boolean)
+  // Unset: a local app on any port may call a development server; a production one answers no
+  // browser on another origin until told which (the start log warns).
+  const corsOrigins = e.CORS_ORIGINS === undefined ? (production ? [] : LOCAL_ORIGINS) : e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean)
   for (const origin of corsOrigins) {
-    if (origin !== '*' && !isOrigin(origin)) problems.add(`CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com`)
+    if (origin !== '*' && !isOrigin(origin) && !isAnyPortOrigin(origin)) {
+      problems.add(`CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com or http://localhost:*`)
+    }
   }
 
   if (problems.size > 0) throw new ConfigError([...problems])
@@ -204,6 +205,13 @@ function isNeonHost(url: string): boolean {
   } catch {
     return false
   }
+}
+
+/** The development default: `scheme://host:*` stands for that host on any port. */
+export const LOCAL_ORIGINS = ['http://localhost:*', 'http://127.0.0.1:*'] as const
+
+function isAnyPortOrigin(value: string): boolean {
+  return value.endsWith(':*') && isOrigin(value.slice(0, -2))
 }
 
 function isOrigin(value: string): boolean {

@@ -27,6 +27,9 @@ Configuration comes from the environment (and .env); see the README.`
 
 async function serve(config: Config) {
   const log = createLogger(config.logLevel)
+  if (config.production && config.corsOrigins.length === 0) {
+    log.warn('config.cors_closed', { detail: 'CORS_ORIGINS is empty: no browser app on another origin can call this service; set it to your app\'s origin' })
+  }
   if (config.jwt.developmentSecret) {
     log.warn('config.development_secret', { detail: 'using the built-in development-only JWT secret; never in production' })
   }

@@ -31,7 +31,7 @@ const allowedMethods = 'GET, POST, PUT, PATCH, DELETE'
 export const requestContext = (options: { log: Logger; corsOrigins: readonly string[] }) => {
   const { log } = options
   const anyOrigin = options.corsOrigins.includes('*')
-  const origins = new Set(options.corsOrigins)
+  const allows = originMatcher(options.corsOrigins)
 
   return new Elysia({ name: 'request-context' })
     .onRequest(({ request, set }) => {
@@ -47,7 +47,7 @@ export const requestContext = (options: { log: Logger; corsOrigins: readonly str
 
       const origin = request.headers.get('origin')
       if (origin === null) return
-      const allowed = anyOrigin || origins.has(origin)
+      const allowed = anyOrigin || allows(origin)
       if (allowed) {
         set.headers['access-control-allow-origin'] = anyOrigin ? '*' : origin
         set.headers['access-control-expose-headers'] = exposed
@@ -79,4 +79,11 @@ export const requestContext = (options: { log: Logger; corsOrigins: readonly str
       })
     })
     .as('global')
+}
+
+/** Exact origins, plus `scheme://host:*` for that scheme and host on any port (or none). */
+function originMatcher(list: readonly string[]): (origin: string) => boolean {
+  const exact = new Set(list.filter((o) => !o.endsWith(':*')))
+  const anyPort = list.filter((o) => o.endsWith(':*')).map((o) => o.slice(0, -1))
+  return (origin) => exact.has(origin) || anyPort.some((p) => origin === p.slice(0, -1) || (origin.startsWith(p) && /^\d{1,5}$/.test(origin.slice(p.length))))
 }
