@@ -78,7 +78,6 @@ export const Toggle = t.Optional(
 export const sorts = ['created_at', 'updated_at', 'due_at', 'priority', 'title'] as const
 export type SortKey = (typeof sorts)[number]
 const descendingSorts = sorts.map((s) => `-${s}` as const)
-export type Sort = SortKey | `-${SortKey}`
 
 export const ListQuery = t.Object({
   status: t.Optional(t.Union([t.Literal('all'), t.Literal('pending'), t.Literal('completed')], { default: 'all', errorMessage: 'must be one of all, pending, completed' })),
@@ -96,7 +95,8 @@ export const ListQuery = t.Object({
   // unchanged): a union built from an array types as nothing in Elysia's query, and a page size
   // is validated as a string but sent by clients as a number.
   sort: t.Optional(
-    Type.Unsafe<Sort>(
+    // Spelled out, not an alias, so the client's emitted declaration holds the values themselves.
+    Type.Unsafe<(typeof sorts)[number] | (typeof descendingSorts)[number]>(
       t.Union([...sorts, ...descendingSorts].map((s) => t.Literal(s)), {
         default: '-created_at',
         errorMessage: `must be one of ${sorts.join(', ')}, optionally prefixed with -`,
