@@ -16,22 +16,26 @@ export default function App() {
   const [title, setTitle] = useState('')
   const [message, setMessage] = useState('loading')
 
-  async function reload() {
+  /** Fetches every page; true when all came. */
+  async function reload(): Promise<boolean> {
     const all: Task[] = []
     let count = 0
     // Two a page, so three tasks take a second page through the Link header.
     for await (const page of pages((cursor) => api.tasks.get({ query: { sort: 'created_at', limit: 2, cursor } }))) {
-      if (page.error) return setMessage(`${page.error.status} ${page.error.value.error_code}`)
+      if (page.error) {
+        setMessage(`${page.error.status} ${page.error.value.error_code}`)
+        return false
+      }
       all.push(...page.data)
       count++
     }
     setTasks(all)
     setPageCount(count)
-    setMessage('ready')
+    return true
   }
 
   useEffect(() => {
-    void reload()
+    void reload().then((ok) => ok && setMessage('ready'))
   }, [])
 
   async function add(event: FormEvent) {
