@@ -41,7 +41,20 @@ export const Problem = t.Object(
     request_id: t.String(),
     errors: t.Optional(t.Array(FieldError)),
   },
-  { description: 'RFC 9457 problem details, plus the fields older clients read' },
+  {
+    description: 'RFC 9457 problem details, plus the fields older clients read',
+    examples: [
+      {
+        title: 'Bad Request',
+        status: 400,
+        detail: 'The request is not valid',
+        error_code: 'VALIDATION_ERROR',
+        status_code: 400,
+        request_id: '0b7e6c1a-4f2d-4e8a-9c3b-5d1f2e3a4b6c',
+        errors: [{ field: 'title', message: 'must be 1 to 200 characters after trimming, with no NUL characters' }],
+      },
+    ],
+  },
 )
 export type Problem = Static<typeof Problem>
 

@@ -73,8 +73,7 @@ try {
   })
   page.on('pageerror', (e) => errors.push(e.message))
   page.on('console', (m) => {
-    // Chromium asks for /favicon.ico by itself (not a page request, and same-origin); the service has none.
-    if (m.type() === 'error' && m.location().url !== `${origin}/favicon.ico`) errors.push(`${m.text()} (${m.location().url})`)
+    if (m.type() === 'error') errors.push(`${m.text()} (${m.location().url})`)
   })
 
   const res = await page.goto(`${origin}/docs`, { waitUntil: 'networkidle' })
@@ -93,6 +92,12 @@ try {
   check(listed.includes('GET /api/v1/tasks List tasks'), 'the page shows "GET /api/v1/tasks List tasks"')
   const title = await page.locator('.info .title').first().textContent()
   check(title?.startsWith('taskapi') === true, `the page title is "${title}"`)
+  const intro = (await page.locator('.info .description').first().textContent()) ?? ''
+  for (const how of ['Getting a token', 'taskapi token --sub alice', '/api/auth/token', 'Authorize']) {
+    check(intro.includes(how), `the page says how to get a token: "${how}"`)
+  }
+  const icon = await fetch(`${origin}/favicon.ico`)
+  check(icon.status === 200 && icon.headers.get('content-type') === 'image/svg+xml' && (await icon.text()).startsWith('<svg'), `/favicon.ico is an icon (${icon.status} ${icon.headers.get('content-type')})`)
 
   const screenshot = join(shots, 'docs.png')
   await page.screenshot({ path: screenshot, fullPage: true })
@@ -103,6 +108,10 @@ try {
   await page.waitForSelector('.opblock.is-open .parameters', { timeout: RENDER_TIMEOUT_MS })
   const params = await page.locator('.opblock.is-open .parameter__name').allTextContents()
   check(params.some((p) => p.startsWith('status')), `GET /api/v1/tasks shows its query parameters (${params.map((p) => p.trim()).join(', ')})`)
+  // Its examples are real values, not Swagger UI's "string" placeholders.
+  const examples = (await page.locator('.opblock.is-open .responses-wrapper .example').allTextContents()).join('\n')
+  check(examples.includes('"title": "Buy milk"') && examples.includes('"error_code": "VALIDATION_ERROR"'), 'GET /api/v1/tasks shows a real task and a real problem as examples')
+  check(!examples.includes('"string"'), `no "string" placeholder in its examples${examples.includes('"string"') ? `:\n${examples.slice(0, 600)}` : ''}`)
   await page.waitForLoadState('networkidle')
 
   const local = `${origin}/`

@@ -160,7 +160,7 @@ try {
     }
 
     await page.goto(`${site}/?${new URLSearchParams({ api: server.url, token, offline: dead })}`)
-    await step('the app lists the (empty) task list from another origin with no CORS_ORIGINS set', () => page.waitForFunction(() => document.querySelector('[data-testid=message]')?.textContent === 'ready', undefined, wait))
+    await step('the app lists the (empty) task list from another origin with no CORS_ORIGINS set', () => message.getByText('ready', { exact: true }).waitFor(wait))
     for (const title of ['Write the report', 'Call the bank', 'Water the plants']) {
       await page.getByLabel('title').fill(title)
       await page.getByRole('button', { name: 'Add' }).click()
@@ -172,7 +172,7 @@ try {
       if (JSON.stringify(titles) !== JSON.stringify(['Write the report', 'Call the bank', 'Water the plants'])) throw new Error(`listed ${JSON.stringify(titles)}`)
     })
     await step('shows the created task\'s timestamp as the string on the wire', () =>
-      page.waitForFunction(() => /^created Water the plants at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(document.querySelector('[data-testid=message]')?.textContent ?? ''), undefined, wait),
+      message.getByText(/^created Water the plants at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/).waitFor(wait),
     )
     // click, not check(): the box follows the service's answer, so it changes after the reload.
     await page.getByLabel('done: Call the bank').click()
@@ -182,10 +182,10 @@ try {
     await page.getByLabel('title').fill('   ')
     await page.getByRole('button', { name: 'Add' }).click()
     await step('a blank title shows the typed 400 message', () =>
-      page.getByTestId('message').getByText('title: must be 1 to 200 characters after trimming, with no NUL characters', { exact: true }).waitFor(wait),
+      message.getByText('title: must be 1 to 200 characters after trimming, with no NUL characters', { exact: true }).waitFor(wait),
     )
     await page.getByRole('button', { name: 'Offline check' }).click()
-    await step('an address with nothing listening is a NetworkError, not a 503', () => page.getByTestId('message').getByText('offline: NetworkError', { exact: true }).waitFor(wait))
+    await step('an address with nothing listening is a NetworkError, not a 503', () => message.getByText('offline: NetworkError', { exact: true }).waitFor(wait))
 
     // What the browser did is what the service holds.
     const held = (await (await fetch(`${server.url}/api/v1/tasks?sort=created_at`, { headers: { authorization: `Bearer ${token}` } })).json()) as { title: string; completed: boolean }[]
