@@ -5,43 +5,25 @@
 //
 //   bun run build && bun test/browser/docs-page.ts
 import { chromium, type Page } from 'playwright-core'
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { CHROMIUM, CHROMIUM_FLAGS, createReport, requireFiles } from '../support/browser'
 import { repoRoot, startServer, type RunningServer } from '../support/server'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-// Headless as root, and nothing in the background that would reach for Google's hosts.
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
 const RENDER_TIMEOUT_MS = 20_000
 
 interface OpenApi {
   paths: Record<string, Record<string, { summary?: string }>>
 }
 
-const failures: string[] = []
-const check = (ok: boolean, message: string) => {
-  console.log(`${ok ? 'ok  ' : 'FAIL'}  ${message}`)
-  if (!ok) failures.push(message)
-}
+const { check, fail, stop, finish } = createReport('docs page')
 
 const binary = join(repoRoot, 'dist/taskapi')
-if (!existsSync(binary)) {
-  console.error(`${binary} is missing: run \`bun run build\` first`)
-  process.exit(1)
-}
-if (!existsSync(CHROMIUM)) {
-  console.error(`${CHROMIUM} is missing: apt-get install chromium (or set CHROMIUM_PATH)`)
-  process.exit(1)
-}
+requireFiles([
+  [binary, 'run `bun run build` first'],
+  [CHROMIUM, 'apt-get install chromium (or set CHROMIUM_PATH)'],
+])
 
 // The binary alone in an empty folder, on a throwaway database.
 const folder = mkdtempSync(join(tmpdir(), 'taskapi-browser-'))
@@ -128,22 +110,14 @@ try {
   await page.screenshot({ path: opened, fullPage: true })
   console.log(`screenshot: ${opened}`)
 } catch (error) {
-  failures.push(String(error))
-  console.error(error)
+  fail(error)
 } finally {
   await browser.close()
-  if (server && server.proc.exitCode === null) {
-    const code = await server.stop('SIGTERM')
-    check(code === 0, `the binary stopped on SIGTERM with exit ${code}`)
-  }
+  await stop(server)
   rmSync(folder, { recursive: true, force: true })
 }
 
-if (failures.length > 0) {
-  console.log(`docs page: ${failures.length} check(s) failed`)
-  process.exit(1)
-}
-console.log('docs page: all checks passed')
+finish()
 
 /** "METHOD /path summary" of every operation block Swagger UI rendered. */
 async function listedOperations(page: Page): Promise<string[]> {

@@ -12,32 +12,22 @@ import { chromium } from 'playwright-core'
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { CHROMIUM, CHROMIUM_FLAGS, createReport, requireFiles } from '../support/browser'
 import { repoRoot, startServer, type RunningServer } from '../support/server'
 import pkg from '../../package.json'
 
 // The official template of Vite 7, from the npm registry.
 const CREATE_VITE = 'vite@7'
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 const STEP_TIMEOUT_MS = 15_000
 const TEMPLATE_TSC_MAJOR = '5'
 
-const failures: string[] = []
-const check = (ok: boolean, message: string) => {
-  console.log(`${ok ? 'ok  ' : 'FAIL'}  ${message}`)
-  if (!ok) failures.push(message)
-}
+const { check, fail, stop, finish } = createReport('vite client')
 
 const binary = join(repoRoot, 'dist/taskapi')
-for (const [path, fix] of [
+requireFiles([
   [binary, 'run `bun run build` first'],
   [CHROMIUM, 'apt-get install chromium (or set CHROMIUM_PATH)'],
-] as const) {
-  if (!existsSync(path)) {
-    console.error(`${path} is missing: ${fix}`)
-    process.exit(1)
-  }
-}
+])
 
 const npmEnv = { ...process.env, npm_config_yes: 'true', npm_config_fund: 'false', npm_config_audit: 'false', npm_config_update_notifier: 'false' }
 /** Runs a command, printing its output only when it fails; returns whether it succeeded. */
@@ -202,19 +192,11 @@ try {
     await browser.close()
   }
 } catch (error) {
-  failures.push(String(error))
-  console.error(error)
+  fail(error)
 } finally {
   preview?.kill()
-  if (server && server.proc.exitCode === null) {
-    const code = await server.stop('SIGTERM')
-    check(code === 0, `the binary stopped on SIGTERM with exit ${code}`)
-  }
+  await stop(server)
   rmSync(work, { recursive: true, force: true })
 }
 
-if (failures.length > 0) {
-  console.log(`vite client: ${failures.length} check(s) failed`)
-  process.exit(1)
-}
-console.log('vite client: all checks passed')
+finish()
