@@ -4,8 +4,9 @@
 // frontend example and an app (test/browser/vite-app/), type-checks and builds it with the
 // template's own scripts, serves it with `vite preview`, and in Debian's headless Chromium signs a
 // token, creates, lists (two pages), toggles and deletes tasks against the compiled binary started
-// in development with nothing configured, and shows a typed 400 message. Exit 0 when every check
-// passes, else 1.
+// in development with nothing configured, and shows a typed 400 message. Then a request refused
+// by CORS (the binary in production, CORS_ORIGINS unset) must be a NetworkError, not a 503. Exit 0
+// when every check passes, else 1.
 //
 //   bun run build && bun test/browser/vite-client.ts
 import { chromium } from 'playwright-core'
@@ -59,6 +60,8 @@ async function freePort(): Promise<number> {
 const work = mkdtempSync(join(tmpdir(), 'taskapi-vite-'))
 const app = join(work, 'app')
 let server: RunningServer | undefined
+/** A production service with CORS_ORIGINS unset: closed to the page's origin. */
+let closed: RunningServer | undefined
 let preview: ReturnType<typeof Bun.spawn> | undefined
 try {
   // 1. The package, exactly as a frontend developer gets it.
@@ -130,12 +133,16 @@ try {
     const elsewhere: string[] = []
     page.on('pageerror', (e) => errors.push(e.message))
     page.on('console', (m) => {
-      // Chromium itself logs the refused connection of the offline check and the blank title's 400.
-      const expected = m.location().url.startsWith(dead) || (m.location().url === `${server!.url}/api/v1/tasks` && m.text().includes('status of 400'))
+      // Chromium itself logs the refused connection and the CORS refusal of the offline checks, and the
+      // blank title's 400.
+      const expected =
+        m.location().url.startsWith(dead) ||
+        (closed !== undefined && m.text().includes('CORS policy')) ||
+        (m.location().url === `${server!.url}/api/v1/tasks` && m.text().includes('status of 400'))
       if (m.type() === 'error' && !expected) errors.push(`${m.text()} (${m.location().url})`)
     })
     page.on('request', (r) => {
-      if (![site, server!.url, dead].some((o) => r.url().startsWith(`${o}/`))) elsewhere.push(r.url())
+      if (![site, server!.url, dead, closed?.url].some((o) => r.url().startsWith(`${o}/`))) elsewhere.push(r.url())
     })
     const message = page.getByTestId('message')
     const items = page.locator('li')
@@ -177,6 +184,18 @@ try {
     await page.getByRole('button', { name: 'Offline check' }).click()
     await step('an address with nothing listening is a NetworkError, not a 503', () => message.getByText('offline: NetworkError', { exact: true }).waitFor(wait))
 
+    // A real CORS refusal: the binary in production with CORS_ORIGINS unset answers, but the
+    // browser withholds the answer from this page's origin.
+    closed = await startServer({ NODE_ENV: 'production', JWT_SECRET: 'vite-check-secret-long-enough-for-production', DATABASE_URL: 'memory://' }, [join(folder, 'taskapi'), 'serve'], folder)
+    await page.goto(`${site}/?${new URLSearchParams({ api: server.url, token, offline: closed.url })}`)
+    await message.getByText('ready', { exact: true }).waitFor(wait)
+    await page.getByRole('button', { name: 'Offline check' }).click()
+    await step('a request the service\'s CORS refuses is a NetworkError, not a 503', () => message.getByText('offline: NetworkError', { exact: true }).waitFor(wait))
+    check(
+      closed.logs.some((l) => l.message === 'request' && l.route === '/api/v1/tasks' && l.status === 401),
+      'the production service did answer it (401, no token), and the browser kept the answer from the page',
+    )
+
     // What the browser did is what the service holds.
     const held = (await (await fetch(`${server.url}/api/v1/tasks?sort=created_at`, { headers: { authorization: `Bearer ${token}` } })).json()) as { title: string; completed: boolean }[]
     check(
@@ -196,6 +215,7 @@ try {
 } finally {
   preview?.kill()
   await stop(server)
+  await stop(closed)
   rmSync(work, { recursive: true, force: true })
 }
 
