@@ -117,7 +117,8 @@ try {
 
   const port = await freePort()
   const dead = `http://127.0.0.1:${await freePort()}`
-  preview = Bun.spawn(['npx', 'vite', 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], { cwd: app, env: npmEnv, stdout: 'ignore', stderr: 'ignore' })
+  // vite itself, not through npx: killing npx would leave vite serving.
+  preview = Bun.spawn([join(app, 'node_modules/.bin/vite'), 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], { cwd: app, env: npmEnv, stdout: 'ignore', stderr: 'ignore' })
   const site = `http://127.0.0.1:${port}`
   const deadline = Date.now() + STEP_TIMEOUT_MS
   while (!(await fetch(site).then((r) => r.ok, () => false))) {
