@@ -138,7 +138,7 @@ try {
       // blank title's 400.
       const expected =
         m.location().url.startsWith(dead) ||
-        (closed !== undefined && m.text().includes('CORS policy')) ||
+        (closed !== undefined && (m.text().includes('CORS policy') || m.location().url.startsWith(closed.url))) ||
         (m.location().url === `${server!.url}/api/v1/tasks` && m.text().includes('status of 400'))
       if (m.type() === 'error' && !expected) errors.push(`${m.text()} (${m.location().url})`)
     })
