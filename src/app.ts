@@ -12,7 +12,8 @@ import { createRateLimits } from './http/rate-limit'
 import { requestContext } from './http/request'
 import type { Logger } from './log'
 import { registerFormats } from './tasks/formats'
-import { tasks } from './tasks/routes'
+import { lists } from './lists/routes'
+import { taskMoves, tasks } from './tasks/routes'
 
 export interface AppDeps {
   config: Pick<Config, 'corsOrigins' | 'rateLimit' | 'trustProxy'>
@@ -33,6 +34,8 @@ export function createApp({ config, database, verify, log }: AppDeps) {
     .use(health(database))
     .use(docs())
     .use(tasks({ prefix: '/api/v1', ...shared }))
+    .use(taskMoves({ prefix: '/api/v1', ...shared }))
+    .use(lists({ prefix: '/api/v1', ...shared }))
     .use(tasks({ prefix: '/api', ...shared }))
     .use(tasks({ prefix: '/api/:user_id', ...shared }))
   known.routes = app.routes

@@ -49,7 +49,11 @@ export const docs = () =>
             description:
               'Per-user tasks over JSON. Every /api request carries `Authorization: Bearer <JWT>`; the user is the token\'s subject. Errors are RFC 9457 problem details.',
           },
-          tags: [{ name: 'tasks', description: 'The caller\'s tasks' }, { name: 'operations', description: 'Health and readiness' }],
+          tags: [
+            { name: 'tasks', description: 'The caller\'s tasks' },
+            { name: 'lists', description: 'The caller\'s lists, and the manual order of lists and tasks' },
+            { name: 'operations', description: 'Health and readiness' },
+          ],
           components: {
             securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
           },

@@ -24,6 +24,7 @@ const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 export function registerFormats() {
   FormatRegistry.Set('task-title', (s) => textOf(1, 200)(s.trim()))
   FormatRegistry.Set('task-description', textOf(0, 2000))
+  FormatRegistry.Set('list-name', (s) => textOf(1, 100)(s.trim()))
   FormatRegistry.Set('search-text', textOf(0, 200))
   FormatRegistry.Set('page-size', (s) => /^[1-9]\d{0,3}$/.test(s) && Number(s) <= 1000)
   FormatRegistry.Set('date-time', (s) => {
@@ -36,4 +37,5 @@ export function registerFormats() {
     return !Number.isNaN(Date.parse(s))
   })
   FormatRegistry.Set('uuid', (s) => uuid.test(s))
+  FormatRegistry.Set('list-filter', (s) => s === 'none' || uuid.test(s))
 }

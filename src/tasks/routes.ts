@@ -1,18 +1,13 @@
 // The 'tasks' plugin: every task endpoint, mounted once per path family (/api/v1, /api and the
 // older /api/:user_id). Handlers are short: validate, one query, shape the answer.
-import { Elysia, t } from 'elysia'
-import { auth, type AuthOptions } from '../auth/plugin'
-import type { DatabaseHandle } from '../db/client'
-import { decodeJson } from '../http/body'
+import { t } from 'elysia'
+import type { TaskRow } from '../db/schema'
 import { ApiError, commonErrors, Problem } from '../http/errors'
-import { requestIdOf } from '../http/request'
-import { ClearQuery, CreateTask, Deleted, ListQuery, Stats, Task, Toggle, UpdateTask, toTask } from './model'
+import { notOwned, resource, type Kind, type ResourceOptions } from '../http/resource'
+import { ClearQuery, CreateTask, Deleted, ListQuery, MoveTask, Stats, Task, Toggle, UpdateTask, toTask } from './model'
 import * as q from './queries'
 
-export interface TasksOptions<Prefix extends string> extends AuthOptions {
-  prefix: Prefix
-  database: DatabaseHandle
-}
+export type TasksOptions<Prefix extends string> = ResourceOptions<Prefix>
 
 // The older family's :user_id rides along in params; the auth plugin has already checked it.
 const TaskParams = t.Object({ id: t.String({ description: 'Task id (UUIDv7)' }) }, { additionalProperties: true })
@@ -21,37 +16,18 @@ const bodyErrors = { 413: Problem, 415: Problem }
 // Bodies are read by the raw-body parser (src/http/body.ts); naming JSON here is what puts their
 // schemas under application/json in the OpenAPI document.
 const json = 'application/json' as const
+const task: Kind = { name: 'task', notFound: 'TASK_NOT_FOUND' }
 
-export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>({ prefix, database, ...authOptions }: TasksOptions<Prefix>) => {
-  const { log } = authOptions
-  const { db } = database
-  /** The error for an id the caller does not own: 403 (logged) if another user has it, else 404. */
-  const missing = async (request: Request, userId: string, id: string) => {
-    if (await q.ownedByAnother(db, userId, id)) {
-      log.warn('authz.denied', { request_id: requestIdOf(request), user_id: userId, target: `task:${id}` })
-      return new ApiError('FORBIDDEN', 'This task belongs to another user')
-    }
-    return new ApiError('TASK_NOT_FOUND', 'Task not found')
-  }
-  const found = async (request: Request, userId: string, id: string, row: Awaited<ReturnType<typeof q.getTask>>) => {
-    if (!row) throw await missing(request, userId, id)
-    return toTask(row)
-  }
+/** The task for the answer, or the error for an id the caller does not own (403 or 404). */
+const found = async (options: TasksOptions<string>, request: Request, userId: string, id: string, row: TaskRow | undefined) => {
+  if (!row) throw await notOwned(options, task, request, userId, id, () => q.ownedByAnother(options.database.db, userId, id))
+  return toTask(row)
+}
 
+export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>(options: TasksOptions<Prefix>) => {
+  const { db } = options.database
   return (
-    new Elysia({ name: 'tasks', seed: prefix, prefix, detail: { tags: ['tasks'], security: [{ bearer: [] }] } })
-      .use(auth(authOptions))
-      .onTransform(decodeJson)
-      // A malformed id is simply a task that does not exist; it never reaches the database.
-      .onTransform(({ params }) => {
-        const id = (params as Record<string, string | undefined> | undefined)?.id
-        if (id !== undefined && !q.isTaskId(id)) throw new ApiError('TASK_NOT_FOUND', 'Task not found')
-      })
-      // A service that started while its database was away migrates on the first request after it
-      // returns; until then this fails fast with the driver's error, answered as 503.
-      .onTransform(async () => {
-        await database.ensureSchema()
-      })
+    resource('tasks', task, options)
       .get(
         '/tasks',
         async ({ query: raw, request, set, userId }) => {
@@ -80,8 +56,12 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
       )
       .delete(
         '/tasks',
-        async ({ userId }) => ({ deleted: await q.clearCompleted(db, userId) }),
-        { query: ClearQuery, response: { 200: Deleted, ...commonErrors }, detail: { summary: 'Clear completed tasks' } },
+        async ({ userId, query }) => ({ deleted: await q.clearCompleted(db, userId, query.list_id) }),
+        {
+          query: ClearQuery,
+          response: { 200: Deleted, ...commonErrors },
+          detail: { summary: 'Clear completed tasks', description: 'Within one list when `list_id` is given (`none`: tasks in no list).' },
+        },
       )
       .get('/tasks/stats', ({ userId }) => q.taskStats(db, userId), {
         response: { 200: Stats, ...commonErrors },
@@ -89,17 +69,17 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
       })
       .get(
         '/tasks/:id',
-        async ({ params: { id }, userId, request }) => found(request, userId, id, await q.getTask(db, userId, id)),
+        async ({ params: { id }, userId, request }) => found(options, request, userId, id, await q.getTask(db, userId, id)),
         { params: TaskParams, response: { 200: Task, ...taskErrors }, detail: { summary: 'Get a task' } },
       )
       .patch(
         '/tasks/:id',
-        async ({ params: { id }, body, userId, request }) => found(request, userId, id, await q.updateTask(db, userId, id, body)),
+        async ({ params: { id }, body, userId, request }) => found(options, request, userId, id, await q.updateTask(db, userId, id, body)),
         { params: TaskParams, parse: json, body: UpdateTask, response: { 200: Task, ...taskErrors, ...bodyErrors }, detail: { summary: 'Update a task' } },
       )
       .put(
         '/tasks/:id',
-        async ({ params: { id }, body, userId, request }) => found(request, userId, id, await q.updateTask(db, userId, id, body)),
+        async ({ params: { id }, body, userId, request }) => found(options, request, userId, id, await q.updateTask(db, userId, id, body)),
         {
           params: TaskParams,
           parse: json,
@@ -111,7 +91,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
       .patch(
         '/tasks/:id/toggle',
         async ({ params: { id }, body, userId, request }) =>
-          found(request, userId, id, await q.toggleTask(db, userId, id, body?.completed)),
+          found(options, request, userId, id, await q.toggleTask(db, userId, id, body?.completed)),
         {
           params: TaskParams,
           parse: json,
@@ -123,11 +103,31 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
       .delete(
         '/tasks/:id',
         async ({ params: { id }, userId, request, status }) => {
-          if (!(await q.deleteTask(db, userId, id))) throw await missing(request, userId, id)
+          if (!(await q.deleteTask(db, userId, id))) await found(options, request, userId, id, undefined)
           return status(204, undefined)
         },
         { params: TaskParams, response: { 204: t.Undefined(), ...taskErrors }, detail: { summary: 'Delete a task' } },
       )
+  )
+}
+
+/** Moving tasks, only under /api/v1 (the older families serve tasks without it). */
+export const taskMoves = (options: TasksOptions<'/api/v1'>) => {
+  const { db } = options.database
+  return resource('task-moves', task, options).post(
+    '/tasks/:id/move',
+    async ({ params: { id }, body, userId, request }) => found(options, request, userId, id, await q.moveTask(db, userId, id, body ?? {})),
+    {
+      params: TaskParams,
+      parse: json,
+      body: MoveTask,
+      response: { 200: Task, ...taskErrors, ...bodyErrors },
+      detail: {
+        summary: 'Move a task',
+        description:
+          'Places the task right after (`after`) or before (`before`) another task of the target list, or at its top (neither). `list_id` moves it into another list (`null`: no list). Bumps `version`; no other task is reordered.',
+      },
+    },
   )
 }
 

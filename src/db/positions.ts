@@ -1,0 +1,119 @@
+// Manual order, for tasks within a list and for a user's lists: fractional keys (the
+// `fractional-indexing` package) between neighbours, compared byte-wise (collate "C"). One
+// mechanism places an item: it reads the neighbours of the gap with one indexed lookup and takes a
+// key between them; when no key of at most 64 characters fits (a gap narrowed by many moves, or two
+// neighbours with equal keys), it re-spaces the whole collection in the same transaction, keeping
+// its order and bumping the version of every item whose key changed.
+//
+// Every write that places an item first takes the user's ordering lock (a transaction-scoped
+// advisory lock), so two moves into one gap run one after the other and both land where asked,
+// each reading the keys the other committed.
+import { and, asc, desc, gt, lt, ne, sql, type SQL } from 'drizzle-orm'
+import { generateKeyBetween, generateNKeysBetween } from 'fractional-indexing'
+import type { Database } from './client'
+import { type lists, MAX_POSITION_LENGTH, type tasks } from './schema'
+
+/** An ordered collection: the table and the condition that selects its rows (user, and list). */
+export interface Collection {
+  table: typeof tasks | typeof lists
+  scope: SQL
+}
+
+/** An item of the collection, as a neighbour or an anchor: its key and its id break ties. */
+export interface Anchor {
+  id: string
+  position: string
+}
+
+export type Placement = { after: Anchor } | { before: Anchor } | { at: 'top' | 'end' }
+
+// Distinguishes our advisory locks from the migrator's (a single bigint key lives in another space).
+const ORDER_LOCK_CLASS = 0x6f72 // "or"
+
+/** Serializes every ordering write of one user until the transaction ends. */
+export async function lockOrder(tx: Database, userId: string): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(${ORDER_LOCK_CLASS}::int, hashtext(${userId}))`)
+}
+
+/** A key strictly between `lo` and `hi` (null: open end), or null when none of at most 64 characters fits. */
+export function keyBetween(lo: string | null, hi: string | null): string | null {
+  // The library swaps bounds given in the wrong order; equal or crossed neighbours need a re-spacing.
+  if (lo !== null && hi !== null && lo >= hi) return null
+  try {
+    const key = generateKeyBetween(lo, hi)
+    return key.length <= MAX_POSITION_LENGTH ? key : null
+  } catch {
+    return null // a key the library cannot read (none is ever written): re-space
+  }
+}
+
+/** Evenly spaced short keys for `n` items (a0, a1, …, az, b00, …). */
+export const spacedKeys = (n: number): string[] => generateNKeysBetween(null, null, n)
+
+/** Where an item goes, and which other items were re-keyed (their versions bumped) to make room. */
+export interface Place {
+  position: string
+  respaced: string[]
+}
+
+/**
+ * The key for `moving` (null: a new item) at `placement` in `collection`. Must run inside a
+ * transaction that holds the user's ordering lock. When it re-spaces, the other items' new keys
+ * are written here; the caller writes the moving item's.
+ */
+export async function placeIn(tx: Database, collection: Collection, moving: string | null, placement: Placement): Promise<Place> {
+  const { table, scope } = collection
+  const others = moving === null ? scope : and(scope, ne(table.id, moving))!
+  const neighbour = async (beyond: SQL | undefined, ascending: boolean) => {
+    const [row] = await tx
+      .select({ position: table.position })
+      .from(table)
+      .where(beyond ? and(others, beyond) : others)
+      .orderBy(...(ascending ? [asc(table.position), asc(table.id)] : [desc(table.position), desc(table.id)]))
+      .limit(1)
+    return row?.position ?? null
+  }
+  const pair = sql`(${table.position}, ${table.id})`
+  const at = (a: Anchor) => sql`(${a.position}::text, ${a.id}::uuid)`
+  let lo: string | null
+  let hi: string | null
+  if ('after' in placement) {
+    lo = placement.after.position
+    hi = await neighbour(gt(pair, at(placement.after)), true)
+  } else if ('before' in placement) {
+    hi = placement.before.position
+    lo = await neighbour(lt(pair, at(placement.before)), false)
+  } else if (placement.at === 'top') {
+    lo = null
+    hi = await neighbour(undefined, true)
+  } else {
+    lo = await neighbour(undefined, false)
+    hi = null
+  }
+  const position = keyBetween(lo, hi)
+  return position !== null ? { position, respaced: [] } : respace(tx, collection, others, placement)
+}
+
+/** Re-keys the whole collection evenly, the moving item at its place; returns the moving item's key. */
+async function respace(tx: Database, { table }: Collection, others: SQL, placement: Placement): Promise<Place> {
+  const rows = await tx.select({ id: table.id, position: table.position }).from(table).where(others).orderBy(asc(table.position), asc(table.id))
+  const index =
+    'after' in placement ? rows.findIndex((r) => r.id === placement.after.id) + 1
+    : 'before' in placement ? rows.findIndex((r) => r.id === placement.before.id)
+    : placement.at === 'top' ? 0
+    : rows.length
+  const keys = spacedKeys(rows.length + 1)
+  const changed = rows.flatMap((row, i) => {
+    const key = keys[i < index ? i : i + 1]!
+    return key === row.position ? [] : [{ id: row.id, key }]
+  })
+  const values = changed.map(({ id, key }) => sql`(${id}::uuid, ${key}::text)`)
+  // Bounded statements: two parameters per row, well under Postgres's 65,535.
+  for (let i = 0; i < values.length; i += 5000) {
+    await tx.execute(sql`
+      update ${table} set position = v.position, version = ${table.version} + 1, updated_at = now()
+      from (values ${sql.join(values.slice(i, i + 5000), sql`, `)}) as v(id, position)
+      where ${table.id} = v.id and ${others}`)
+  }
+  return { position: keys[index]!, respaced: changed.map((c) => c.id) }
+}

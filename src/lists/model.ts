@@ -1,0 +1,55 @@
+// The list's wire shapes, written once as typebox schemas (requests, handlers, Eden, the docs).
+import { Type } from '@sinclair/typebox'
+import { t, type Static } from 'elysia'
+import type { ListRow } from '../db/schema'
+
+const Instant = t.String({ format: 'date-time', examples: ['2026-11-22T10:00:00.000Z'] })
+
+export const ownListAnchorMessage = 'must be the id of one of your lists'
+
+export const List = t.Object(
+  {
+    id: t.String({ format: 'uuid', description: 'UUIDv7' }),
+    name: t.String(),
+    position: t.String({ description: 'Read-only order key; keys compare by their bytes, ties by id', examples: ['a0'] }),
+    created_at: Instant,
+    updated_at: Instant,
+    version: Type.Integer({ minimum: 1 }),
+  },
+  { additionalProperties: false },
+)
+export type List = Static<typeof List>
+
+const Name = t.String({
+  format: 'list-name',
+  description: 'Trimmed; 1 to 100 characters (Unicode code points)',
+  errorMessage: 'must be 1 to 100 characters after trimming, with no NUL characters',
+})
+
+// A client may send a list back as it got it: these are accepted and ignored.
+const ignored = t.Optional(t.Unknown({ readOnly: true, description: 'Read-only; ignored' }))
+const readOnlyFields = { id: ignored, position: ignored, created_at: ignored, updated_at: ignored, version: ignored }
+
+export const CreateList = t.Object({ name: Name, ...readOnlyFields }, { additionalProperties: false, examples: [{ name: 'Groceries' }] })
+export const UpdateList = t.Object({ name: t.Optional(Name), ...readOnlyFields }, { additionalProperties: false, examples: [{ name: 'Weekend shopping' }] })
+
+const ListRef = t.String({ format: 'uuid', errorMessage: ownListAnchorMessage })
+export const MoveList = t.Optional(t.Object(
+  { after: t.Optional(ListRef), before: t.Optional(ListRef) },
+  {
+    additionalProperties: false,
+    description: 'Give `after` or `before` (another of the caller\'s lists), or neither to make it the first.',
+    examples: [{ after: '01936b2e-7c4f-7a10-9d8e-4a3b2c1d0e5f' }, {}],
+  },
+))
+
+export function toList(row: ListRow): List {
+  return {
+    id: row.id,
+    name: row.name,
+    position: row.position,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+    version: row.version,
+  }
+}
