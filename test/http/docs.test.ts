@@ -11,6 +11,10 @@ const canonical: Record<string, string[]> = {
   '/api/v1/tasks/stats': ['get'],
   '/api/v1/tasks/{id}': ['delete', 'get', 'patch', 'put'],
   '/api/v1/tasks/{id}/toggle': ['patch'],
+  '/api/v1/tasks/{id}/move': ['post'],
+  '/api/v1/lists': ['get', 'post'],
+  '/api/v1/lists/{id}': ['delete', 'get', 'patch'],
+  '/api/v1/lists/{id}/move': ['post'],
   '/healthz': ['get'],
   '/readyz': ['get'],
 }
@@ -224,14 +228,23 @@ describeEachDriver('operations and docs', (ctx, driver) => {
         ['/api/v1/tasks/{id}', 'put', '200'],
         ['/api/v1/tasks/{id}', 'delete', '204'],
         ['/api/v1/tasks/{id}/toggle', 'patch', '200'],
+        ['/api/v1/tasks/{id}/move', 'post', '200'],
+        ['/api/v1/lists', 'get', '200'],
+        ['/api/v1/lists', 'post', '201'],
+        ['/api/v1/lists/{id}', 'get', '200'],
+        ['/api/v1/lists/{id}', 'patch', '200'],
+        ['/api/v1/lists/{id}', 'delete', '204'],
+        ['/api/v1/lists/{id}/move', 'post', '200'],
       ]
       for (const [path, method, status] of success) {
         expect(Object.keys(doc.paths[path]![method].responses), `${method} ${path}`).toContain(status)
       }
       const task = resolve(doc, doc.paths['/api/v1/tasks/{id}']!.get.responses['200'].content['application/json'].schema)
       expect(Object.keys(task.properties).sort()).toEqual(
-        ['completed', 'completed_at', 'created_at', 'description', 'due_at', 'id', 'priority', 'title', 'updated_at', 'user_id', 'version'],
+        ['completed', 'completed_at', 'created_at', 'description', 'due_at', 'id', 'list_id', 'position', 'priority', 'title', 'updated_at', 'user_id', 'version'],
       )
+      const list = resolve(doc, doc.paths['/api/v1/lists/{id}']!.get.responses['200'].content['application/json'].schema)
+      expect(Object.keys(list.properties).sort()).toEqual(['created_at', 'id', 'name', 'position', 'updated_at', 'version'])
     })
 
     test('documents the error responses of every task operation', async () => {
