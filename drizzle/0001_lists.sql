@@ -32,5 +32,6 @@ UPDATE "tasks" SET "position" = chr(ascii('a') + "sized"."len" - 1) || (
 FROM "sized" WHERE "tasks"."id" = "sized"."id";--> statement-breakpoint
 CREATE INDEX "lists_user_position_idx" ON "lists" USING btree ("user_id","position","id");--> statement-breakpoint
 ALTER TABLE "tasks" ADD CONSTRAINT "tasks_list_fk" FOREIGN KEY ("user_id","list_id") REFERENCES "public"."lists"("user_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-CREATE INDEX "tasks_user_list_position_idx" ON "tasks" USING btree ("user_id","list_id","position","id");--> statement-breakpoint
+CREATE INDEX "tasks_user_list_position_idx" ON "tasks" USING btree ("user_id","list_id","position","id") WHERE "tasks"."list_id" is not null;--> statement-breakpoint
+CREATE INDEX "tasks_user_inbox_position_idx" ON "tasks" USING btree ("user_id","position","id") WHERE "tasks"."list_id" is null;--> statement-breakpoint
 ALTER TABLE "tasks" ADD CONSTRAINT "tasks_position_length" CHECK (char_length("tasks"."position") between 1 and 64);

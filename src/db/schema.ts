@@ -72,8 +72,10 @@ export const tasks = pgTable(
     index('tasks_user_due_idx').on(t.userId, t.dueAt, t.id),
     index('tasks_user_priority_idx').on(t.userId, t.priority, t.id),
     index('tasks_user_title_idx').on(t.userId, sql`lower(${t.title}) collate "C"`, t.id),
-    // One list's tasks in order (list_id = $1 or list_id is null are both index conditions).
-    index('tasks_user_list_position_idx').on(t.userId, t.listId, t.position, t.id),
+    // One list's tasks in order, both ways, as index scans: a list's through the first index, the
+    // inbox's through the second (with list_id IS NULL as an index condition the planner would sort).
+    index('tasks_user_list_position_idx').on(t.userId, t.listId, t.position, t.id).where(sql`${t.listId} is not null`),
+    index('tasks_user_inbox_position_idx').on(t.userId, t.position, t.id).where(sql`${t.listId} is null`),
   ],
 )
 
