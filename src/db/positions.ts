@@ -94,9 +94,11 @@ export async function placeIn(tx: Database, collection: Collection, moving: stri
   return position !== null ? { position, respaced: [] } : respace(tx, collection, others, placement)
 }
 
-/** Re-keys the whole collection evenly, the moving item at its place; returns the moving item's key. */
-async function respace(tx: Database, { table }: Collection, others: SQL, placement: Placement): Promise<Place> {
-  const rows = await tx.select({ id: table.id, position: table.position }).from(table).where(others).orderBy(asc(table.position), asc(table.id))
+/**
+ * Evenly spaced keys for a collection in order (`rows`, the moving item left out) with the moving
+ * item at its place: the rows whose key changes, and the moving item's key.
+ */
+export function respaced(rows: readonly Anchor[], placement: Placement): { changed: Anchor[]; position: string } {
   const index =
     'after' in placement ? rows.findIndex((r) => r.id === placement.after.id) + 1
     : 'before' in placement ? rows.findIndex((r) => r.id === placement.before.id)
@@ -105,9 +107,16 @@ async function respace(tx: Database, { table }: Collection, others: SQL, placeme
   const keys = spacedKeys(rows.length + 1)
   const changed = rows.flatMap((row, i) => {
     const key = keys[i < index ? i : i + 1]!
-    return key === row.position ? [] : [{ id: row.id, key }]
+    return key === row.position ? [] : [{ id: row.id, position: key }]
   })
-  const values = changed.map(({ id, key }) => sql`(${id}::uuid, ${key}::text)`)
+  return { changed, position: keys[index]! }
+}
+
+/** Re-keys the whole collection evenly, the moving item at its place; returns the moving item's key. */
+async function respace(tx: Database, { table }: Collection, others: SQL, placement: Placement): Promise<Place> {
+  const rows = await tx.select({ id: table.id, position: table.position }).from(table).where(others).orderBy(asc(table.position), asc(table.id))
+  const { changed, position } = respaced(rows, placement)
+  const values = changed.map((c) => sql`(${c.id}::uuid, ${c.position}::text)`)
   // Bounded statements: two parameters per row, well under Postgres's 65,535.
   for (let i = 0; i < values.length; i += 5000) {
     await tx.execute(sql`
@@ -115,5 +124,5 @@ async function respace(tx: Database, { table }: Collection, others: SQL, placeme
       from (values ${sql.join(values.slice(i, i + 5000), sql`, `)}) as v(id, position)
       where ${table.id} = v.id and ${others}`)
   }
-  return { position: keys[index]!, respaced: changed.map((c) => c.id) }
+  return { position, respaced: changed.map((c) => c.id) }
 }

@@ -1,6 +1,6 @@
 // Isolation, property-tested: random sequences of operations by three users over every endpoint
-// (lists and moves included) and all three path families, checked after every step against an in-memory model of what each user
-// should see. No response may ever carry another user's id or text. Replay a failure with
+// (lists and moves included) and all three path families, checked after every step against an
+// in-memory model of what each user should see. No response may ever carry another user's id or text. Replay a failure with
 // FC_SEED=<seed> (fast-check prints the seed and the shrunk path).
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import fc from 'fast-check'
