@@ -42,7 +42,7 @@ export const lists = (options: ResourceOptions<'/api/v1'>) => {
     .patch(
       '/lists/:id',
       async ({ params: { id }, body, userId, request }) => found(request, userId, id, await q.renameList(db, userId, id, body.name)),
-      { params: ListParams, parse: json, body: UpdateList, response: { 200: List, ...listErrors, ...bodyErrors }, detail: { summary: 'Rename a list' } },
+      { params: ListParams, parse: json, body: UpdateList, response: { 200: List, ...listErrors, ...bodyErrors }, detail: { summary: 'Rename a list', description: 'The only writable field is `name`; the read-only fields of a list sent back as it came are ignored.' } },
     )
     .post(
       '/lists/:id/move',
