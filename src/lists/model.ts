@@ -2,8 +2,7 @@
 import { Type } from '@sinclair/typebox'
 import { t, type Static } from 'elysia'
 import type { ListRow } from '../db/schema'
-
-const Instant = t.String({ format: 'date-time', examples: ['2026-11-22T10:00:00.000Z'] })
+import { ignored, Instant, Position } from '../tasks/model'
 
 export const ownListAnchorMessage = 'must be the id of one of your lists'
 
@@ -11,7 +10,7 @@ export const List = t.Object(
   {
     id: t.String({ format: 'uuid', description: 'UUIDv7' }),
     name: t.String(),
-    position: t.String({ description: 'Read-only order key; keys compare by their bytes, ties by id', examples: ['a0'] }),
+    position: Position,
     created_at: Instant,
     updated_at: Instant,
     version: Type.Integer({ minimum: 1 }),
@@ -26,8 +25,6 @@ const Name = t.String({
   errorMessage: 'must be 1 to 100 characters after trimming, with no NUL characters',
 })
 
-// A client may send a list back as it got it: these are accepted and ignored.
-const ignored = t.Optional(t.Unknown({ readOnly: true, description: 'Read-only; ignored' }))
 const readOnlyFields = { id: ignored, position: ignored, created_at: ignored, updated_at: ignored, version: ignored }
 
 export const CreateList = t.Object({ name: Name, ...readOnlyFields }, { additionalProperties: false, examples: [{ name: 'Groceries' }] })

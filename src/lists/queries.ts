@@ -1,7 +1,7 @@
 // Every query that reads or writes lists. Each takes the caller's userId and filters by it; each
 // write is one function, one statement or one transaction (placing a list takes the user's
 // ordering lock, src/db/positions.ts).
-import { and, asc, eq, ne, sql } from 'drizzle-orm'
+import { and, asc, eq, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { lockOrder, placeIn, type Anchor, type Collection, type Placement } from '../db/positions'
 import { lists, tasks, type ListRow } from '../db/schema'
@@ -98,18 +98,5 @@ export async function deleteList(db: Database, userId: string, id: string): Prom
     db.delete(tasks).where(and(eq(tasks.userId, userId), eq(tasks.listId, id))).returning({ id: tasks.id }),
   )
   const rows = await db.with(removed).delete(lists).where(owned(userId, id)).returning({ id: lists.id })
-  return rows.length > 0
-}
-
-/**
- * Whether a list the caller does not own exists under this id. Only asked after the caller's own
- * lookup missed, to tell 403 from 404; it reads no column but the key.
- */
-export async function listOwnedByAnother(db: Database, userId: string, id: string): Promise<boolean> {
-  const rows = await db
-    .select({ one: sql`1` })
-    .from(lists)
-    .where(and(eq(lists.id, id), ne(lists.userId, userId)))
-    .limit(1)
   return rows.length > 0
 }

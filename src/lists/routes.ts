@@ -1,7 +1,7 @@
 // The 'lists' plugin: the caller's lists and their order, only under /api/v1. Handlers are short:
 // validate, one query, shape the answer.
 import { t } from 'elysia'
-import type { ListRow } from '../db/schema'
+import { lists as listTable, type ListRow } from '../db/schema'
 import { commonErrors, Problem } from '../http/errors'
 import { notOwned, resource, type Kind, type ResourceOptions } from '../http/resource'
 import { CreateList, List, MoveList, toList, UpdateList } from './model'
@@ -11,13 +11,13 @@ const ListParams = t.Object({ id: t.String({ description: 'List id (UUIDv7)' }) 
 const listErrors = { ...commonErrors, 403: Problem, 404: Problem }
 const bodyErrors = { 413: Problem, 415: Problem }
 const json = 'application/json' as const
-const list: Kind = { name: 'list', notFound: 'LIST_NOT_FOUND' }
+const list: Kind = { name: 'list', notFound: 'LIST_NOT_FOUND', table: listTable }
 
 export const lists = (options: ResourceOptions<'/api/v1'>) => {
   const { db } = options.database
   /** The list for the answer, or the error for an id the caller does not own (403 or 404). */
   const found = async (request: Request, userId: string, id: string, row: ListRow | undefined) => {
-    if (!row) throw await notOwned(options, list, request, userId, id, () => q.listOwnedByAnother(db, userId, id))
+    if (!row) throw await notOwned(options, db, list, request, userId, id)
     return toList(row)
   }
   return resource('lists', list, options)

@@ -12,11 +12,11 @@ registerFormats()
 type Options = { description?: string; default?: string; errorMessage?: string }
 const priorityOf = (options: Options) => t.Union([t.Literal('none'), t.Literal('low'), t.Literal('medium'), t.Literal('high')], options)
 export const Priority = priorityOf({ description: 'none < low < medium < high' })
-const Instant = t.String({ format: 'date-time', examples: ['2026-11-22T10:00:00.000Z'] })
+export const Instant = t.String({ format: 'date-time', examples: ['2026-11-22T10:00:00.000Z'] })
 const NullableInstant = t.Union([Instant, t.Null()], { errorMessage: 'must be an RFC 3339 timestamp with a time zone, or null' })
 
 export const TaskId = t.String({ format: 'uuid', description: 'UUIDv7' })
-export const Position = t.String({ description: 'Read-only order key within the list; keys compare by their bytes, ties by id', examples: ['a0'] })
+export const Position = t.String({ description: 'Read-only order key; keys compare by their bytes, ties by id', examples: ['a0'] })
 
 // Ids in a body that must name one of the caller's own objects. Malformed, unknown and another
 // user's are one answer, so the error never says whether an id exists.
@@ -57,8 +57,8 @@ const Description = t.Union(
   { errorMessage: 'must be at most 2000 characters with no NUL characters, or null' },
 )
 
-// A client may send a task back as it got it: these are accepted and ignored.
-const ignored = t.Optional(t.Unknown({ readOnly: true, description: 'Read-only; ignored' }))
+// A client may send a task (or a list) back as it got it: these are accepted and ignored.
+export const ignored = t.Optional(t.Unknown({ readOnly: true, description: 'Read-only; ignored' }))
 const readOnlyFields = {
   id: ignored,
   user_id: ignored,

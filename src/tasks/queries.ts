@@ -1,7 +1,7 @@
 // Every query that reads or writes tasks. Each takes the caller's userId and filters by it, and each
 // endpoint's work is one round trip (UPDATE … RETURNING, never read-then-write), or one transaction
 // when it places a task in a list's order (src/db/positions.ts). Each write is one function here.
-import { and, asc, desc, eq, gte, ilike, isNull, lt, ne, or, sql, type SQL } from 'drizzle-orm'
+import { and, asc, desc, eq, gte, ilike, isNull, lt, or, sql, type SQL } from 'drizzle-orm'
 import { alias, type PgUpdateSetSource } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
 import { databaseState } from '../db/errors'
@@ -176,19 +176,6 @@ export async function taskStats(db: Database, userId: string) {
     .where(eq(tasks.userId, userId))
   const { total, completed, overdue } = row!
   return { total, completed, pending: total - completed, overdue }
-}
-
-/**
- * Whether a task the caller does not own exists under this id. Only asked after the caller's own
- * lookup missed, to tell 403 from 404; it reads no column but the key.
- */
-export async function ownedByAnother(db: Database, userId: string, id: string): Promise<boolean> {
-  const rows = await db
-    .select({ one: sql`1` })
-    .from(tasks)
-    .where(and(eq(tasks.id, id), ne(tasks.userId, userId)))
-    .limit(1)
-  return rows.length > 0
 }
 
 // ---- Listing: filters, the five sorts, keyset pagination -------------------------------------

@@ -1,7 +1,7 @@
 // The 'tasks' plugin: every task endpoint, mounted once per path family (/api/v1, /api and the
 // older /api/:user_id). Handlers are short: validate, one query, shape the answer.
 import { t } from 'elysia'
-import type { TaskRow } from '../db/schema'
+import { tasks as taskTable, type TaskRow } from '../db/schema'
 import { ApiError, commonErrors, Problem } from '../http/errors'
 import { notOwned, resource, type Kind, type ResourceOptions } from '../http/resource'
 import { ClearQuery, CreateTask, Deleted, ListQuery, MoveTask, Stats, Task, Toggle, UpdateTask, toTask } from './model'
@@ -16,11 +16,11 @@ const bodyErrors = { 413: Problem, 415: Problem }
 // Bodies are read by the raw-body parser (src/http/body.ts); naming JSON here is what puts their
 // schemas under application/json in the OpenAPI document.
 const json = 'application/json' as const
-const task: Kind = { name: 'task', notFound: 'TASK_NOT_FOUND' }
+const task: Kind = { name: 'task', notFound: 'TASK_NOT_FOUND', table: taskTable }
 
 /** The task for the answer, or the error for an id the caller does not own (403 or 404). */
 const found = async (options: TasksOptions<string>, request: Request, userId: string, id: string, row: TaskRow | undefined) => {
-  if (!row) throw await notOwned(options, task, request, userId, id, () => q.ownedByAnother(options.database.db, userId, id))
+  if (!row) throw await notOwned(options, options.database.db, task, request, userId, id)
   return toTask(row)
 }
 
