@@ -170,5 +170,11 @@ describeEachDriver('lists', (ctx) => {
       expect(res.status, path).toBe(404)
       expect(await json(res)).toMatchObject({ error_code: 'NOT_FOUND' })
     }
+    // A known path with the wrong method says which ones it takes.
+    for (const [path, allow] of [[`/api/v1/lists/${list.id}/move`, 'OPTIONS, POST'], [`/api/v1/tasks/${task.id}/move`, 'OPTIONS, POST'], ['/api/v1/lists', 'GET, HEAD, OPTIONS, POST']] as const) {
+      const res = await t.request(path, { method: 'PUT', as: user, json: {} })
+      expect(res.status, path).toBe(405)
+      expect(res.headers.get('allow')).toBe(allow)
+    }
   })
 })
