@@ -8,13 +8,11 @@ import { databaseState } from '../db/errors'
 import { lockOrder, placeIn, type Collection } from '../db/positions'
 import { priorities, tasks, type TaskRow } from '../db/schema'
 import { fieldError } from '../http/errors'
+import { isUuid } from '../http/resource'
 import { anchorOf, ownsList, ownsListSql, placementOf } from '../lists/queries'
 import { listFilterMessage, ownListMessage, ownTaskMessage, type CreateTask, type ListQuery, type MoveTask, type SortKey, type UpdateTask } from './model'
 
 type Changes = PgUpdateSetSource<typeof tasks>
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-export const isTaskId = (id: string) => uuidPattern.test(id)
 
 /** The tasks of one list (null: the inbox) of one user, as an ordered collection. */
 export const taskList = (userId: string, listId: string | null): Collection => ({
@@ -250,7 +248,7 @@ export function positionFits(position: Position, sort: string): boolean {
   const spec = sortSpecs[key]
   return (
     position.sort === sort &&
-    isTaskId(position.id) &&
+    isUuid(position.id) &&
     (position.value === null ? spec.nullable : spec.accepts(position.value))
   )
 }
