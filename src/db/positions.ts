@@ -5,9 +5,11 @@
 // neighbours with equal keys), it re-spaces the whole collection in the same transaction, keeping
 // its order and bumping the version of every item whose key changed.
 //
-// Every write that places an item first takes the user's ordering lock (a transaction-scoped
-// advisory lock), so two moves into one gap run one after the other and both land where asked,
-// each reading the keys the other committed.
+// Every move first takes the user's ordering lock (a transaction-scoped advisory lock), so two moves
+// into one gap run one after the other and both land where asked, each reading the keys the other
+// committed. A create (at the top) needs no lock: a re-spacing never lowers a collection's first
+// key, so a key taken before the first one stays on top whatever commits meanwhile (two creates at
+// once may share a key; the order stays total by id). A re-spacing takes the lock itself.
 import { and, asc, desc, gt, lt, ne, sql, type SQL } from 'drizzle-orm'
 import { generateKeyBetween, generateNKeysBetween } from 'fractional-indexing'
 import type { Database } from './client'
@@ -16,6 +18,7 @@ import { type lists, MAX_POSITION_LENGTH, type tasks } from './schema'
 /** An ordered collection: the table and the condition that selects its rows (user, and list). */
 export interface Collection {
   table: typeof tasks | typeof lists
+  userId: string
   scope: SQL
 }
 
@@ -47,9 +50,6 @@ export function keyBetween(lo: string | null, hi: string | null): string | null 
   }
 }
 
-/** Evenly spaced short keys for `n` items (a0, a1, …, az, b00, …). */
-export const spacedKeys = (n: number): string[] => generateNKeysBetween(null, null, n)
-
 /** Where an item goes, and which other items were re-keyed (their versions bumped) to make room. */
 export interface Place {
   position: string
@@ -57,9 +57,9 @@ export interface Place {
 }
 
 /**
- * The key for `moving` (null: a new item) at `placement` in `collection`. Must run inside a
- * transaction that holds the user's ordering lock. When it re-spaces, the other items' new keys
- * are written here; the caller writes the moving item's.
+ * The key for `moving` (null: a new item) at `placement` in `collection`. Runs inside a transaction;
+ * for anything but a new item at the top, one that already holds the user's ordering lock. When it
+ * re-spaces, the other items' new keys are written here; the caller writes the moving item's.
  */
 export async function placeIn(tx: Database, collection: Collection, moving: string | null, placement: Placement): Promise<Place> {
   const { table, scope } = collection
@@ -91,12 +91,13 @@ export async function placeIn(tx: Database, collection: Collection, moving: stri
     hi = null
   }
   const position = keyBetween(lo, hi)
-  return position !== null ? { position, respaced: [] } : respace(tx, collection, others, placement)
+  return position !== null ? { position, respaced: [] } : respace(tx, collection.userId, collection, others, placement)
 }
 
 /**
  * Evenly spaced keys for a collection in order (`rows`, the moving item left out) with the moving
- * item at its place: the rows whose key changes, and the moving item's key.
+ * item at its place: the rows whose key changes, and the moving item's key. The new keys are the
+ * short integer keys right after the first row's key, so the first key never goes down.
  */
 export function respaced(rows: readonly Anchor[], placement: Placement): { changed: Anchor[]; position: string } {
   const index =
@@ -104,7 +105,7 @@ export function respaced(rows: readonly Anchor[], placement: Placement): { chang
     : 'before' in placement ? rows.findIndex((r) => r.id === placement.before.id)
     : placement.at === 'top' ? 0
     : rows.length
-  const keys = spacedKeys(rows.length + 1)
+  const keys = generateNKeysBetween(rows[0]?.position ?? null, null, rows.length + 1)
   const changed = rows.flatMap((row, i) => {
     const key = keys[i < index ? i : i + 1]!
     return key === row.position ? [] : [{ id: row.id, position: key }]
@@ -113,7 +114,9 @@ export function respaced(rows: readonly Anchor[], placement: Placement): { chang
 }
 
 /** Re-keys the whole collection evenly, the moving item at its place; returns the moving item's key. */
-async function respace(tx: Database, { table }: Collection, others: SQL, placement: Placement): Promise<Place> {
+async function respace(tx: Database, user: string, { table }: Collection, others: SQL, placement: Placement): Promise<Place> {
+  // Held already by a move (it is re-entrant); taken here for a create. The rows are read after it.
+  await lockOrder(tx, user)
   const rows = await tx.select({ id: table.id, position: table.position }).from(table).where(others).orderBy(asc(table.position), asc(table.id))
   const { changed, position } = respaced(rows, placement)
   const values = changed.map((c) => sql`(${c.id}::uuid, ${c.position}::text)`)

@@ -26,7 +26,7 @@ export function placementOf(anchor: { field: 'after' | 'before' } | undefined, r
 }
 
 /** A user's lists, as an ordered collection. */
-const userLists = (userId: string): Collection => ({ table: lists, scope: eq(lists.userId, userId) })
+const userLists = (userId: string): Collection => ({ table: lists, userId, scope: eq(lists.userId, userId) })
 
 function owned(userId: string, id: string) {
   return and(eq(lists.id, id), eq(lists.userId, userId))
@@ -49,7 +49,10 @@ export async function getList(db: Database, userId: string, id: string): Promise
   return row
 }
 
-/** Creates a list at the end of the caller's lists. */
+/**
+ * Creates a list at the end of the caller's lists, under the ordering lock (a re-spacing keeps the
+ * first key from going down, not the last from going up).
+ */
 export function createList(db: Database, userId: string, name: string): Promise<ListRow> {
   return db.transaction(async (tx) => {
     await lockOrder(tx, userId)

@@ -17,6 +17,7 @@ type Changes = PgUpdateSetSource<typeof tasks>
 /** The tasks of one list (null: the inbox) of one user, as an ordered collection. */
 export const taskList = (userId: string, listId: string | null): Collection => ({
   table: tasks,
+  userId,
   scope: and(eq(tasks.userId, userId), listId === null ? isNull(tasks.listId) : eq(tasks.listId, listId))!,
 })
 
@@ -25,8 +26,8 @@ export function createTask(db: Database, userId: string, input: CreateTask): Pro
   const completed = input.completed ?? false
   const listId = input.list_id ?? null
   return inList(() =>
+    // No ordering lock: a key before the first one stays on top (src/db/positions.ts).
     db.transaction(async (tx) => {
-      await lockOrder(tx, userId)
       const { position } = await placeIn(tx, taskList(userId, listId), null, { at: 'top' })
       const [row] = await tx
         .insert(tasks)

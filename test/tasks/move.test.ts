@@ -242,6 +242,18 @@ describeEachDriver('tasks in lists', (ctx) => {
     expect(firstFinal.title).toBe(first.title)
   }, 120_000)
 
+  test('creates at once all land above the tasks that were there, in a total order', async () => {
+    const t = ctx()
+    const user = newUser()
+    const list = await createList(t, user)
+    const old = [await createTask(t, user, { list_id: list.id }), await createTask(t, user, { list_id: list.id })]
+    const made = await Promise.all(Array.from({ length: 8 }, () => createTask(t, user, { list_id: list.id })))
+    const order = await tasksIn(t, user, list.id)
+    expectOrdered(order)
+    expect(new Set(idsOf(order.slice(0, 8)))).toEqual(new Set(idsOf(made)))
+    expect(idsOf(order.slice(8))).toEqual([old[1]!.id, old[0]!.id])
+  })
+
   // PGlite has one connection and runs the two one after the other; the servers run them at once.
   test('two moves into one gap at once both succeed and the order stays total', async () => {
     const t = ctx()

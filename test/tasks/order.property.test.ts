@@ -180,3 +180,22 @@ test('10,000 moves into one gap keep every key at most 64 characters and the ord
   expect(respacings).toBeGreaterThan(20)
   expect(respacings).toBeLessThan(40)
 })
+
+test('a re-spacing keeps order, gives short keys, and never lowers the first key (so a create racing it stays on top)', () => {
+  const rows: Anchor[] = [
+    { id: '1', position: 'a5V' },
+    { id: '2', position: 'a5V' }, // a tie: no key fits between these two
+    { id: '3', position: 'a5Vz' },
+    { id: '4', position: 'b01' },
+  ]
+  for (const placement of [{ at: 'top' }, { at: 'end' }, { after: rows[1]! }, { before: rows[0]! }] as Placement[]) {
+    const { changed, position } = respaced(rows, placement)
+    const keys = rows.map((r) => changed.find((c) => c.id === r.id)?.position ?? r.position)
+    const all = [...keys, position].sort()
+    expect(all[0]! > 'a5V').toBe(true)
+    expect(new Set(all).size).toBe(5)
+    for (let i = 1; i < keys.length; i++) expect(keys[i - 1]! < keys[i]!).toBe(true)
+    for (const key of all) expect(key.length).toBeLessThanOrEqual(3)
+  }
+  expect(respaced(rows, { after: rows[1]! }).position).toBe(respaced(rows, { before: rows[2]! }).position)
+})
