@@ -2,16 +2,16 @@
 // and Eden's client, and document the API.
 import { Type } from '@sinclair/typebox'
 import { t, type Static } from 'elysia'
-import type { TaskRow } from '../db/schema'
-import { registerFormats } from './formats'
-
-registerFormats()
+import { priorities, type TaskRow } from '../db/schema'
+import { literals } from '../http/schema'
+import './formats'
 
 // Enumerations are unions of literals, not t.UnionEnum: Elysia fills an absent optional UnionEnum
 // in with its first value, which would turn every PATCH into "priority: none".
 type Options = { description?: string; default?: string; errorMessage?: string }
-const priorityOf = (options: Options) => t.Union([t.Literal('none'), t.Literal('low'), t.Literal('medium'), t.Literal('high')], options)
-export const Priority = priorityOf({ description: 'none < low < medium < high' })
+const priorityOf = (options: Options) => t.Union(literals(priorities), options)
+export const Priority = priorityOf({ description: priorities.join(' < ') })
+const AnyPriority = t.Optional(priorityOf({ errorMessage: `must be one of ${priorities.join(', ')}` }))
 export const Instant = t.String({ format: 'date-time', examples: ['2026-11-22T10:00:00.000Z'] })
 const NullableInstant = t.Union([Instant, t.Null()], { errorMessage: 'must be an RFC 3339 timestamp with a time zone, or null' })
 
@@ -72,7 +72,7 @@ const readOnlyFields = {
 const writable = {
   description: t.Optional(Description),
   completed: t.Optional(t.Boolean({ errorMessage: 'must be true or false' })),
-  priority: t.Optional(priorityOf({ errorMessage: 'must be one of none, low, medium, high' })),
+  priority: AnyPriority,
   due_at: t.Optional(NullableInstant),
   list_id: t.Optional(ListRef),
 }
@@ -103,7 +103,8 @@ export const Toggle = t.Optional(
 
 export const sorts = ['created_at', 'updated_at', 'due_at', 'priority', 'title', 'position'] as const
 export type SortKey = (typeof sorts)[number]
-const descendingSorts = sorts.map((s) => `-${s}` as const)
+type Descending<T extends readonly string[]> = { -readonly [K in keyof T]: `-${T[K] & string}` }
+const descendingSorts = sorts.map((s) => `-${s}`) as Descending<typeof sorts>
 
 export const listFilterMessage = 'must be the id of one of your lists, or none'
 const ListFilter = t.String({ format: 'list-filter', description: 'A list\'s id, or `none` for tasks in no list', errorMessage: listFilterMessage })
@@ -118,11 +119,11 @@ export const ListQuery = t.Object({
       errorMessage: 'must be at most 200 characters with no NUL characters',
     }),
   ),
-  priority: t.Optional(priorityOf({ errorMessage: 'must be one of none, low, medium, high' })),
+  priority: AnyPriority,
   due_after: t.Optional(t.String({ format: 'date-time', description: 'Inclusive', errorMessage: 'must be an RFC 3339 timestamp with a time zone' })),
   due_before: t.Optional(t.String({ format: 'date-time', description: 'Exclusive', errorMessage: 'must be an RFC 3339 timestamp with a time zone' })),
   sort: t.Optional(
-    t.Union([...sorts, ...descendingSorts].map((s) => t.Literal(s)), {
+    t.Union(literals([...sorts, ...descendingSorts]), {
       default: '-created_at',
       errorMessage: `must be one of ${sorts.join(', ')}, optionally prefixed with -`,
     }),
@@ -133,6 +134,8 @@ export const ListQuery = t.Object({
   cursor: t.Optional(t.String({ description: 'Opaque; from the Link header of the previous page' })),
 })
 export type ListQuery = Static<typeof ListQuery>
+/** A list query as a handler gets it: Elysia fills the schema's defaults in. */
+export type ListRequest = ListQuery & Required<Pick<ListQuery, 'status' | 'sort' | 'limit'>>
 
 export const ClearQuery = t.Object({
   list_id: t.Optional(ListFilter),

@@ -8,9 +8,9 @@ import { databaseState } from '../db/errors'
 import { lockOrder, placeIn, type Collection } from '../db/positions'
 import { priorities, tasks, type TaskRow } from '../db/schema'
 import { fieldError } from '../http/errors'
-import { isUuid } from '../http/resource'
+import { isId } from '../http/formats'
 import { anchorOf, ownsList, ownsListSql, placementOf } from '../lists/queries'
-import { listFilterMessage, ownListMessage, ownTaskMessage, type CreateTask, type ListQuery, type MoveTask, type SortKey, type UpdateTask } from './model'
+import { listFilterMessage, ownListMessage, ownTaskMessage, type CreateTask, type ListRequest, type MoveTask, type SortKey, type UpdateTask } from './model'
 
 type Changes = PgUpdateSetSource<typeof tasks>
 
@@ -243,25 +243,27 @@ export function parseSort(sort: string): { key: SortKey; descending: boolean } {
   return { key: (descending ? sort.slice(1) : sort) as SortKey, descending }
 }
 
-/** Whether a decoded cursor fits the sort it is used with. */
-export function positionFits(position: Position, sort: string): boolean {
-  const { key } = parseSort(sort)
-  const spec = sortSpecs[key]
-  return (
-    position.sort === sort &&
-    isUuid(position.id) &&
-    (position.value === null ? spec.nullable : spec.accepts(position.value))
-  )
+/** The position a cursor's values stand for, if they fit the sort they are used with. */
+export function positionOf(values: readonly unknown[], sort: string): Position | null {
+  if (values.length !== 3) return null
+  const [s, value, id] = values
+  const spec = sortSpecs[parseSort(sort).key]
+  const fits = s === sort && typeof id === 'string' && isId(id) && (value === null ? spec.nullable : spec.accepts(value))
+  return fits ? { sort, value: value as string | null, id } : null
 }
+
+/** A position as cursor values (the inverse of positionOf). */
+export const cursorValues = (p: Position) => [p.sort, p.value, p.id] as const
 
 export async function listTasks(
   db: Database,
   userId: string,
-  query: Required<Pick<ListQuery, 'status' | 'sort'>> & Omit<ListQuery, 'limit'> & { limit: number },
+  query: ListRequest,
   after: Position | null,
 ): Promise<{ rows: TaskRow[]; next: Position | null }> {
   const { key, descending } = parseSort(query.sort)
   const spec = sortSpecs[key]
+  const limit = Number(query.limit)
   const where: (SQL | undefined)[] = [eq(tasks.userId, userId)]
 
   where.push(listFilter(query.list_id))
@@ -282,11 +284,11 @@ export async function listTasks(
     .from(tasks)
     .where(and(...where))
     .orderBy(descending ? sql`${spec.key} desc${nulls}` : sql`${spec.key} asc${nulls}`, descending ? desc(tasks.id) : asc(tasks.id))
-    .limit(query.limit + 1)
+    .limit(limit + 1)
 
   if (rows.length === 0) await checkListFilter(db, userId, query.list_id)
-  if (rows.length <= query.limit) return { rows, next: null }
-  rows.length = query.limit
+  if (rows.length <= limit) return { rows, next: null }
+  rows.length = limit
   const last = rows[rows.length - 1]!
   return { rows, next: { sort: query.sort, value: spec.valueOf(last), id: last.id } }
 }

@@ -1,7 +1,8 @@
 // Lists: create (at the end), read, rename, move, delete with their tasks; validation and errors.
 import { expect, test } from 'bun:test'
 import { describeEachDriver, json, newUser } from '../support/app'
-import { createList, createTask, expectFieldError, expectOrdered, idsOf, listsOf, move, tasksIn } from '../support/ordering'
+import { createList, createTask, expectOrdered, idsOf, listsOf, move, tasksIn } from '../support/factories'
+import { expectFieldError } from '../support/problems'
 
 const listKeys = ['created_at', 'id', 'name', 'position', 'updated_at', 'version']
 const MISSING = '01936b2e-7c4f-7a10-9d8e-4a3b2c1d0e5f'

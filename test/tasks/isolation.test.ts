@@ -1,23 +1,10 @@
 // The shared auth and isolation suite: every endpoint, under every path family that serves it, for
 // two users.
 import { expect, test } from 'bun:test'
-import { createTestApp, describeEachDriver, json, newUser, type TestApp } from '../support/app'
-import { drivers } from '../support/databases'
+import { describeEachDriver, json, newUser, type TestApp } from '../support/app'
 import { endpoints, endpointsOf, families, type Endpoint } from '../support/endpoints'
-
-const problemKeys = ['detail', 'error_code', 'request_id', 'status', 'status_code', 'title']
-
-async function createTask(t: TestApp, user: string, body: Record<string, unknown> = {}) {
-  const res = await t.request('/api/v1/tasks', { method: 'POST', as: user, json: { title: `task of ${user}`, ...body } })
-  expect(res.status, await res.clone().text()).toBe(201)
-  return json(res)
-}
-
-async function createList(t: TestApp, user: string, name = `list of ${user}`) {
-  const res = await t.request('/api/v1/lists', { method: 'POST', as: user, json: { name } })
-  expect(res.status, await res.clone().text()).toBe(201)
-  return json(res)
-}
+import { createList, createTask } from '../support/factories'
+import { problemKeys } from '../support/problems'
 
 /** An object of the kind the endpoint targets (a task when it targets none), and how to read it back. */
 async function targetOf(t: TestApp, user: string, endpoint: Endpoint, secret = '') {
@@ -32,21 +19,6 @@ async function targetOf(t: TestApp, user: string, endpoint: Endpoint, secret = '
   const read = async () => [await json(await t.request(`/api/v1/tasks/${task.id}`, { as: user }))]
   return { object: task, read, target: `task:${task.id}` }
 }
-
-test('the endpoint table covers every /api route the app serves, under every family', async () => {
-  const database = await drivers[0]!.create()
-  try {
-    const t = await createTestApp(database)
-    const served = t.app.routes
-      .filter((r) => r.path.startsWith('/api/'))
-      .map((r) => `${r.method} ${r.path}`)
-      .sort()
-    const table = families.flatMap((f) => endpointsOf(f).map((e) => `${e.method} ${f.prefix}${e.route}`))
-    expect([...new Set(table)].sort()).toEqual(served)
-  } finally {
-    await database.drop()
-  }
-}, 60_000)
 
 describeEachDriver('isolation', (ctx) => {
   for (const family of families) {

@@ -3,7 +3,8 @@
 import { expect, test } from 'bun:test'
 import type { Task } from '../../src/tasks/model'
 import { describeEachDriver, json, newUser } from '../support/app'
-import { createList, createTask, expectFieldError, expectOrdered, idsOf, move, tasksIn } from '../support/ordering'
+import { createList, createTask, expectOrdered, idsOf, move, tasksIn } from '../support/factories'
+import { expectFieldError } from '../support/problems'
 
 const MISSING = '01936b2e-7c4f-7a10-9d8e-4a3b2c1d0e5f'
 const listMessage = 'must be the id of one of your lists, or null'

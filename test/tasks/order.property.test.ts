@@ -7,7 +7,7 @@ import fc from 'fast-check'
 import { keyBetween, respaced, type Anchor, type Placement } from '../../src/db/positions'
 import { createTestApp, json, type TestApp } from '../support/app'
 import { drivers, type TestDatabase } from '../support/databases'
-import { expectOrdered, idsOf, listsOf, tasksIn } from '../support/ordering'
+import { expectOrdered, idsOf, listsOf, tasksIn } from '../support/factories'
 
 const RUNS = Number(process.env.FC_RUNS ?? 40)
 
