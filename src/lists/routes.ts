@@ -1,42 +1,30 @@
 // The 'lists' plugin: the caller's lists and their order, only under /api/v1, on the /api base
 // plugin (which gives each handler `userId` and `db`). Handlers are short: one query, shape the answer.
 import { Elysia, t } from 'elysia'
-import type { Database } from '../db/client'
-import { ownedByAnother } from '../db/ownership'
-import { lists as listTable, type ListRow } from '../db/schema'
-import type { Api } from '../http/api'
-import { ApiError, errorResponses } from '../http/errors'
+import type { ListRow } from '../db/schema'
+import { bodyCodes, commonCodes, notOwned, type Api, type Caller } from '../http/api'
+import { errorResponses } from '../http/errors'
 import { CreateList, List, MoveList, toList, UpdateList } from './model'
 import * as q from './queries'
 
 const ListParams = t.Object({ id: t.String({ description: 'List id (UUIDv7)' }) })
-const common = ['VALIDATION_ERROR', 'INVALID_JSON', 'UNAUTHORIZED', 'RATE_LIMITED', 'INTERNAL_ERROR', 'SERVICE_UNAVAILABLE'] as const
 const oneListCodes = ['FORBIDDEN', 'LIST_NOT_FOUND'] as const
-const bodyCodes = ['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'] as const
-const listErrors = errorResponses(...common, ...oneListCodes)
-const listBodyErrors = errorResponses(...common, ...oneListCodes, ...bodyCodes)
+const listErrors = errorResponses(...commonCodes, ...oneListCodes)
+const listBodyErrors = errorResponses(...commonCodes, ...oneListCodes, ...bodyCodes)
 const json = 'application/json' as const
 const oneList = { params: ListParams, notFound: 'LIST_NOT_FOUND' } as const
 
-interface Caller {
-  db: Database
-  userId: string
-  params: { id: string }
-  forbidden: (target: string, detail: string) => ApiError
-}
-
-/** The list for the answer, or the error for an id the caller does not own: 403 (logged) if another user has it, else 404. */
-async function found({ db, userId, params: { id }, forbidden }: Caller, row: ListRow | undefined) {
-  if (row) return toList(row)
-  if (await ownedByAnother(db, listTable, userId, id)) throw forbidden(`list:${id}`, 'This list belongs to another user')
-  throw new ApiError('LIST_NOT_FOUND', 'List not found')
+/** The list for the answer, or the error for an id the caller does not own (403 or 404). */
+async function found(caller: Caller, row: ListRow | undefined) {
+  if (!row) throw await notOwned(caller, 'list')
+  return toList(row)
 }
 
 export const lists = (api: Api) =>
   new Elysia({ name: 'lists', prefix: '/api/v1', detail: { tags: ['lists'], security: [{ bearer: [] }] } })
     .use(api)
     .get('/lists', async ({ userId, db }) => (await q.allLists(db, userId)).map(toList), {
-      response: { 200: t.Array(List), ...errorResponses(...common) },
+      response: { 200: t.Array(List), ...errorResponses(...commonCodes) },
       detail: { summary: 'List lists', description: 'All the caller\'s lists, in their order.' },
     })
     .post(
@@ -49,7 +37,7 @@ export const lists = (api: Api) =>
       {
         parse: json,
         body: CreateList,
-        response: { 201: List, ...errorResponses(...common, ...bodyCodes) },
+        response: { 201: List, ...errorResponses(...commonCodes, ...bodyCodes) },
         detail: { summary: 'Create a list', description: 'The new list comes last.' },
       },
     )
