@@ -12,6 +12,7 @@ import { registerFormats } from './http/formats'
 import { health } from './http/health'
 import { accessLog } from './http/access-log'
 import { cors } from './http/cors'
+import { requestMetrics, type Metrics } from './http/metrics'
 import { createRateLimits } from './http/rate-limit'
 import { requestId } from './http/request'
 import { responseHeaders } from './http/response-headers'
@@ -21,17 +22,22 @@ import { lists } from './lists/routes'
 import { taskMoves, tasks } from './tasks/routes'
 
 export interface AppDeps {
-  config: Pick<Config, 'corsOrigins' | 'rateLimit' | 'trustProxy'>
+  config: Pick<Config, 'corsOrigins' | 'rateLimit' | 'trustProxy' | 'redis'>
   database: DatabaseHandle
   verify: Verifier
   log: Logger
+  /** Prometheus metrics, when METRICS_PORT is set. */
+  metrics?: Metrics
 }
 
-export function createApp({ config, database, verify, log }: AppDeps) {
+export function createApp({ config, database, verify, log: baseLog, metrics }: AppDeps) {
   registerFormats()
+  const log = metrics ? metrics.counting(baseLog) : baseLog
+  const limits = createRateLimits(config.rateLimit, { redis: config.redis, log, events: metrics })
   // One base for every /api feature, so the three path families spend the same request budgets.
-  const base = api({ database, log, verify, limits: createRateLimits(config.rateLimit), trustProxy: config.trustProxy })
+  const base = api({ database, log, verify, limits, trustProxy: config.trustProxy })
   return new Elysia({ normalize: false })
+    .use(requestMetrics(metrics))
     .use(requestId)
     .use(responseHeaders)
     .use(cors(config.corsOrigins))
@@ -47,6 +53,7 @@ export function createApp({ config, database, verify, log }: AppDeps) {
     .use(lists(base))
     .use(tasks(base, '/api'))
     .use(tasks(base, '/api/:user_id'))
+    .onStop(() => limits.close())
 }
 
 export type App = ReturnType<typeof createApp>

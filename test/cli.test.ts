@@ -16,7 +16,7 @@ const TIMEOUT_MS = 20_000
 const serviceVars = [
   'PORT', 'HOST', 'DATABASE_URL', 'DATA_DIR', 'DB_DRIVER', 'DB_POOL_MAX', 'DB_CONNECT_TIMEOUT_S', 'DB_STATEMENT_TIMEOUT_MS',
   'NEON_WS_PROXY', 'JWT_SECRET', 'BETTER_AUTH_SECRET', 'JWT_JWKS_URL', 'JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_CLOCK_SKEW_S',
-  'JWT_USER_CLAIM', 'CORS_ORIGINS', 'LOG_LEVEL', 'NODE_ENV',
+  'JWT_USER_CLAIM', 'CORS_ORIGINS', 'LOG_LEVEL', 'NODE_ENV', 'DATABASE_DIRECT_URL', 'REDIS_URL', 'REDIS_KEY_PREFIX', 'METRICS_PORT',
 ]
 
 async function run(args: string[], env: Record<string, string> = {}) {
@@ -129,10 +129,10 @@ describe('cli', () => {
     }
   }, TIMEOUT_MS)
 
-  test('--version prints the package.json version', async () => {
+  test('--version prints the package.json version (and "source" for the commit when run from source)', async () => {
     const r = await run(['--version'])
     expect(r.code, r.output).toBe(0)
-    expect(r.stdout, r.output).toBe(`${pkg.version}\n`)
+    expect(r.stdout, r.output).toBe(`${pkg.version} (source)\n`)
     expect(r.stderr, r.output).toBe('')
   }, TIMEOUT_MS)
 

@@ -7,15 +7,17 @@ import { PGlite } from '@electric-sql/pglite'
 import initdbWasm from '@electric-sql/pglite/initdb.wasm' with { type: 'file' }
 import fsBundle from '@electric-sql/pglite/pglite.data' with { type: 'file' }
 import pgliteWasm from '@electric-sql/pglite/pglite.wasm' with { type: 'file' }
-import { neonConfig, Pool } from '@neondatabase/serverless'
+import { neonConfig, Pool, type PoolClient } from '@neondatabase/serverless'
 import { SQL } from 'bun'
 import { sql } from 'drizzle-orm'
 import { drizzle as bunSqlDrizzle } from 'drizzle-orm/bun-sql'
 import { drizzle as neonDrizzle } from 'drizzle-orm/neon-serverless'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as pgliteDrizzle } from 'drizzle-orm/pglite'
-import { mkdirSync } from 'node:fs'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import type { DatabaseConfig } from '../config'
+import { DATABASE_OPENING, isUnavailable } from './errors'
 import { migrate } from './migrate'
 
 export type Database = PgDatabase<PgQueryResultHKT>
@@ -28,17 +30,50 @@ export interface DatabaseHandle {
    * the next call, so a service that started without its database heals when it comes back.
    */
   ensureSchema(): Promise<readonly string[]>
+  /**
+   * Resolves once the database is open (at once for Postgres, whose connections open on demand).
+   * Rejects with DatabaseOpenError when the embedded database cannot be opened.
+   */
+  readonly opened: Promise<void>
   /** Resolves when the schema is migrated and the database answers, all within `timeoutMs`. */
   checkReady(timeoutMs: number): Promise<void>
   close(): Promise<void>
+  /** Connections of the pool, where the driver exposes them (Neon's Pool; Bun.SQL does not). */
+  poolStats?(): { total: number; idle: number; waiting: number }
 }
 
+/** Opens the configured database, resolving once it is open (DatabaseOpenError when it cannot be). */
 export async function openDatabase(config: DatabaseConfig, onPoolError: (error: Error) => void = () => {}): Promise<DatabaseHandle> {
+  const database = connectDatabase(config, onPoolError)
+  await database.opened
+  return database
+}
+
+/**
+ * Returns the database's handle at once, the embedded database opening behind it (`opened`):
+ * so the service can listen first. Until it is open its queries fail as "unavailable".
+ */
+export function connectDatabase(config: DatabaseConfig, onPoolError: (error: Error) => void = () => {}): DatabaseHandle {
   switch (config.driver) {
     case 'pglite': {
-      if (config.dataDir !== null) mkdirSync(config.dataDir, { recursive: true })
-      const client = await PGlite.create({ dataDir: config.dataDir ?? undefined, ...(await pgliteFiles()) })
-      return fromPglite(client)
+      const dataDir = config.dataDir ?? undefined
+      // A new folder starts from the migrated template embedded in the binary (no initdb: seconds
+      // and ~1 GB saved); a folder that holds a database is opened as it is.
+      const fresh = dataDir === undefined || !existsSync(join(dataDir, 'PG_VERSION'))
+      const loadDataDir = fresh ? embeddedTemplate() : undefined
+      // Opens in the background, so the service can listen first; until it is open, queries fail
+      // as "unavailable" (503 with Retry-After). It starts on the next turn of the event loop:
+      // compiling PGlite's WebAssembly holds the thread for ~30 ms, and the caller listens before.
+      const opening = new Promise((resolve) => setImmediate(resolve))
+        .then(() => pgliteFiles(fresh && loadDataDir === undefined))
+        .then((files) => PGlite.create({ dataDir, loadDataDir, postgresqlconf: PGLITE_SETTINGS, ...files }))
+        .catch((error: unknown) => {
+          throw new DatabaseOpenError(dataDir, error)
+        })
+      let client: PGlite | undefined
+      const opened = opening.then((c) => void (client = c))
+      opened.catch(() => {}) // the caller awaits `opened`; queries meanwhile see "unavailable"
+      return handle('pglite', pgliteDrizzle({ client: untilOpen(() => client) }), async () => (await opening.catch(() => undefined))?.close(), { opened })
     }
     case 'postgres': {
       const { max, connectTimeoutS, statementTimeoutMs } = config.pool
@@ -48,7 +83,10 @@ export async function openDatabase(config: DatabaseConfig, onPoolError: (error: 
         idleTimeout: 30,
         connection: { statement_timeout: statementTimeoutMs },
       })
-      return handle('postgres', bunSqlDrizzle({ client }), () => client.close())
+      const deadlineMs = statementTimeoutMs > 0 ? connectTimeoutS * 1000 + statementTimeoutMs : 0
+      return handle('postgres', bunSqlDrizzle({ client: deadlineMs > 0 ? withDeadlines(client, deadlineMs) : client }), () => client.close(), {
+        migrateDirect: directMigration(config),
+      })
     }
     case 'neon': {
       if (config.wsProxy !== undefined) useLocalProxy(config.wsProxy)
@@ -58,20 +96,221 @@ export async function openDatabase(config: DatabaseConfig, onPoolError: (error: 
         max,
         connectionTimeoutMillis: connectTimeoutS * 1000,
         idleTimeoutMillis: 30_000,
-        ...(statementTimeoutMs > 0 && { statement_timeout: statementTimeoutMs }),
+        // statement_timeout bounds a slow query on a live server; query_timeout is node-postgres's
+        // client-side deadline, for a server or network that hangs and never answers. A pool
+        // query that fails so has its connection discarded. Waiting for a connection is bounded
+        // by connectionTimeoutMillis, so a query ends within the two.
+        ...(statementTimeoutMs > 0 && { statement_timeout: statementTimeoutMs, query_timeout: statementTimeoutMs }),
       })
       // An idle connection the server drops emits 'error' on the pool; unhandled, it would end the
       // process. The pool discards that connection and opens a new one on the next query.
       pool.on('error', onPoolError)
-      return handle('neon', neonDrizzle({ client: pool }), () => pool.end())
+      releaseBrokenClients(pool)
+      return handle('neon', neonDrizzle({ client: pool }), () => pool.end(), {
+        migrateDirect: directMigration(config),
+        poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+      })
     }
   }
 }
 
+/**
+ * The configuration `migrate` and the start-up migration connect with: DATABASE_DIRECT_URL when it
+ * is set (Neon's non-pooled host: DDL and session state are at home there, not behind PgBouncer),
+ * else DATABASE_URL; one connection.
+ */
+export function forMigrations(config: DatabaseConfig): DatabaseConfig {
+  if (config.driver === 'pglite' || config.directUrl === undefined) return config
+  return { ...config, url: config.directUrl, directUrl: undefined, pool: { ...config.pool, max: 1 } }
+}
+
+/** With a direct URL, migrations open their own short-lived connection to it. */
+function directMigration(config: DatabaseConfig) {
+  if (config.driver === 'pglite' || config.directUrl === undefined) return undefined
+  return async () => {
+    const direct = await openDatabase(forMigrations(config))
+    try {
+      return await migrate(direct.db)
+    } finally {
+      await direct.close()
+    }
+  }
+}
+
+/**
+ * Postgres settings of the embedded database, chosen for one process serving one small service
+ * (README, "The embedded database"): small shared buffers (the OS page cache holds the files
+ * anyway, and every buffer is resident WebAssembly memory), WAL kept short between checkpoints, and
+ * full durability (fsync, synchronous_commit) left on: a write answered 2xx survives kill -9.
+ */
+const PGLITE_SETTINGS = [
+  'shared_buffers=16MB',
+  'work_mem=4MB',
+  'maintenance_work_mem=16MB',
+  'temp_buffers=2MB',
+  'wal_buffers=1MB',
+  'max_wal_size=64MB',
+  'min_wal_size=32MB',
+]
+
+/** The migrated, empty data folder that `bun run build` embeds in the binary (absent from source). */
+function embeddedTemplate(): Blob | undefined {
+  return Bun.embeddedFiles.find((file) => (file as Blob & { name?: string }).name?.startsWith(TEMPLATE_NAME))
+}
+export const TEMPLATE_NAME = 'pglite-template'
+
+/** The embedded database could not be opened: one line naming the folder and how to recover. */
+export class DatabaseOpenError extends Error {
+  override name = 'DatabaseOpenError'
+  constructor(dataDir: string | undefined, cause: unknown) {
+    // Emscripten's abort message ends with a hint for PGlite's own developers.
+    const reason = (cause instanceof Error ? cause.message.split('\n')[0]! : String(cause)).replace(/\. Build with -sASSERTIONS.*$/, '')
+    super(
+      dataDir === undefined
+        ? `the in-memory database could not be created (${reason})`
+        : `DATA_DIR ${resolve(dataDir)} could not be opened as a database (${reason}); it may be damaged: stop taskapi, move the folder aside, and restore a copy taken while taskapi was stopped`,
+      { cause },
+    )
+  }
+}
+
+/**
+ * What Drizzle calls PGlite through: before the database is open its queries and transactions
+ * fail at once with an "unavailable" error (503 with Retry-After, as for a Postgres that is away)
+ * instead of waiting; after, they go straight to PGlite. Drizzle's PGlite session uses only these two.
+ */
+function untilOpen(client: () => PGlite | undefined): PGlite {
+  const opening = () => Promise.reject(Object.assign(new Error('the database is still opening'), { code: DATABASE_OPENING }))
+  const gate: Pick<PGlite, 'query' | 'transaction'> = {
+    query: (...args: Parameters<PGlite['query']>) => client()?.query(...args) ?? opening(),
+    transaction: (...args: Parameters<PGlite['transaction']>) => client()?.transaction(...args) ?? opening(),
+  } as Pick<PGlite, 'query' | 'transaction'>
+  return gate as PGlite
+}
+
+/** A query that outlived its client-side deadline; the database counts as unavailable (503). */
+export class QueryDeadlineExceeded extends Error {
+  override name = 'QueryDeadlineExceeded'
+  readonly code = 'QUERY_DEADLINE_EXCEEDED'
+  constructor(ms: number) {
+    super(`the database did not answer within ${ms} ms`)
+  }
+}
+
+/** Settles like `promise`, or rejects with QueryDeadlineExceeded after `ms` (calling `onExpire`). */
+function deadline<T>(promise: PromiseLike<T>, ms: number, onExpire: () => void = () => {}): Promise<T> {
+  let timer: Timer | undefined
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onExpire()
+      reject(new QueryDeadlineExceeded(ms))
+    }, ms)
+  })
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer))
+}
+
+/**
+ * Bun.SQL has no client-side query timeout: over a connection that hangs (open, nothing moving) a
+ * query waits forever, and so does the request. This wraps the client Drizzle is given so that
+ * each query, including its wait for a connection, ends within `ms`: an expired query is
+ * cancelled (Bun never sends one still queued) and rejects. A transaction is bounded while it
+ * waits for its connection and while it commits; the queries inside have their own deadlines, and
+ * a failed one rejects the transaction at once instead of waiting for a ROLLBACK that may hang.
+ * The connection held by a hung query comes back to the pool when the database answers again.
+ */
+function withDeadlines(client: SQL, ms: number): SQL {
+  const timed = (query: SQL.Query<unknown>) => ({
+    values: () => deadline(query.values(), ms, () => query.cancel()),
+    then: <A, B>(ok?: (v: unknown) => A, fail?: (e: unknown) => B) => deadline(query, ms, () => query.cancel()).then(ok, fail),
+  })
+  const wrap = (sql: SQL): SQL =>
+    new Proxy(sql, {
+      get(target, key) {
+        if (key === 'unsafe') return (text: string, params?: unknown[]) => timed(target.unsafe(text, params))
+        if (key === 'begin' || key === 'savepoint') {
+          return (run: (tx: SQL) => Promise<unknown>) =>
+            new Promise((resolve, reject) => {
+              let phase: 'waiting' | 'running' | 'ending' | 'expired' = 'waiting'
+              let timer = setTimeout(() => {
+                phase = 'expired'
+                reject(new QueryDeadlineExceeded(ms))
+              }, ms)
+              ;(target as unknown as Record<typeof key, (run: (tx: SQL) => Promise<unknown>) => Promise<unknown>>)[key](async (tx) => {
+                // Got its connection too late: the caller has had its answer; write nothing.
+                if (phase === 'expired') throw new QueryDeadlineExceeded(ms)
+                phase = 'running'
+                clearTimeout(timer)
+                try {
+                  const result = await run(wrap(tx))
+                  phase = 'ending'
+                  timer = setTimeout(() => reject(new QueryDeadlineExceeded(ms)), ms)
+                  return result
+                } catch (error) {
+                  reject(error)
+                  throw error
+                }
+              }).then(
+                (value) => {
+                  clearTimeout(timer)
+                  resolve(value)
+                },
+                (error: unknown) => {
+                  clearTimeout(timer)
+                  reject(error)
+                },
+              )
+            })
+        }
+        const value = Reflect.get(target, key) as unknown
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+  return wrap(client)
+}
+
+/**
+ * A client checked out for a transaction is the caller's to release, and Drizzle's Neon session
+ * leaks it when BEGIN fails (it releases only after BEGIN succeeded); while it is checked out, a
+ * connection error on it is an 'error' event nobody listens to, which ends the process. So a
+ * checked-out client whose query fails for want of the database, or whose connection fails, is
+ * released as broken (the pool discards it); Drizzle's own later release is then a no-op.
+ */
+function releaseBrokenClients(pool: Pool) {
+  type Client = PoolClient & { release(error?: Error | boolean): void }
+  const out = new Set<Client>()
+  const patched = new WeakSet<Client>()
+  const release = (client: Client, error: Error) => {
+    if (out.delete(client)) client.release(error)
+  }
+  const onError = new WeakMap<Client, (error: Error) => void>()
+  pool.on('acquire', (client: Client) => {
+    out.add(client)
+    if (!patched.has(client)) {
+      patched.add(client)
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown
+      client.query = ((...args: unknown[]) => {
+        const result = query(...args)
+        if (result instanceof Promise) result.catch((error: unknown) => isUnavailable(error) && release(client, error as Error))
+        return result
+      }) as Client['query']
+      onError.set(client, (error) => release(client, error))
+    }
+    client.on('error', onError.get(client)!)
+  })
+  pool.on('release', (_: unknown, client: Client) => {
+    out.delete(client)
+    client.removeListener('error', onError.get(client)!)
+    // Drizzle releases the client again after its transaction ends; once is enough. The next
+    // checkout gives it a fresh release function.
+    client.release = () => {}
+  })
+}
+
 /** PGlite's three runtime files, passed explicitly so the same code runs from source and from the binary. */
-async function pgliteFiles() {
+async function pgliteFiles(initdb = true) {
   const compile = async (path: string) => WebAssembly.compile(await Bun.file(path).arrayBuffer())
-  const [pgliteWasmModule, initdbWasmModule] = await Promise.all([compile(pgliteWasm), compile(initdbWasm)])
+  // initdb's module is compiled only when initdb will run (no template and no database yet).
+  const [pgliteWasmModule, initdbWasmModule] = await Promise.all([compile(pgliteWasm), initdb ? compile(initdbWasm) : undefined])
   return { pgliteWasmModule, initdbWasmModule, fsBundle: Bun.file(fsBundle) }
 }
 
@@ -91,13 +330,18 @@ export function fromPglite(client: PGlite): DatabaseHandle {
   return handle('pglite', pgliteDrizzle({ client }), () => client.close())
 }
 
-function handle(driver: DatabaseConfig['driver'], db: Database, close: () => Promise<void>): DatabaseHandle {
+function handle(
+  driver: DatabaseConfig['driver'],
+  db: Database,
+  close: () => Promise<void>,
+  { opened = Promise.resolve(), migrateDirect, poolStats }: { opened?: Promise<void>; migrateDirect?: () => Promise<string[]>; poolStats?: DatabaseHandle['poolStats'] } = {},
+): DatabaseHandle {
   const done = Promise.resolve([] as readonly string[])
   let migrating: Promise<readonly string[]> | null = null
   let migrated = false
   const ensureSchema = () => {
     if (migrated) return done
-    migrating ??= migrate(db).then(
+    migrating ??= (migrateDirect ? migrateDirect() : migrate(db)).then(
       (applied) => {
         migrated = true
         return applied
@@ -113,7 +357,9 @@ function handle(driver: DatabaseConfig['driver'], db: Database, close: () => Pro
     db,
     driver,
     close,
+    opened,
     ensureSchema,
+    poolStats,
     async checkReady(timeoutMs) {
       let timer: Timer | undefined
       const timeout = new Promise<never>((_, reject) => {

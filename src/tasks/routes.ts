@@ -5,6 +5,7 @@ import { Elysia, t } from 'elysia'
 import { bodyCodes, commonCodes, notOwned, type Api, type Caller } from '../http/api'
 import { decodeCursor, encodeCursor, nextLink } from '../http/cursor'
 import { errorResponses } from '../http/errors'
+import { urlOf } from '../http/request'
 import { ClearQuery, CreateTask, Deleted, ListQuery, MoveTask, Stats, Task, Toggle, UpdateTask, toTask, type ListRequest } from './model'
 import * as q from './queries'
 
@@ -40,7 +41,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
         const query = raw as ListRequest
         const after = query.cursor === undefined ? null : decodeCursor(query.cursor, (values) => q.positionOf(values, query.sort))
         const page = await q.listTasks(db, userId, query, after)
-        if (page.next) set.headers['link'] = nextLink(request.url, encodeCursor(q.cursorValues(page.next)))
+        if (page.next) set.headers['link'] = nextLink(request, encodeCursor(q.cursorValues(page.next)))
         return page.rows.map(toTask)
       },
       {
@@ -53,7 +54,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
       '/tasks',
       async ({ body, userId, db, request, set, status }) => {
         const task = toTask(await q.createTask(db, userId, body))
-        set.headers['location'] = `${new URL(request.url).pathname.replace(/\/$/, '')}/${task.id}`
+        set.headers['location'] = `${urlOf(request).pathname.replace(/\/$/, '')}/${task.id}`
         return status(201, task)
       },
       { parse: json, body: CreateTask, response: { 201: Task, ...errorResponses(...commonCodes, ...bodyCodes) }, detail: { summary: 'Create a task' } },
