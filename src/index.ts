@@ -53,6 +53,9 @@ function open(config: Config, log: Logger): { database: DatabaseHandle; folder: 
 async function serve(config: Config) {
   const log = createLogger(config.logLevel)
   const { database, folder } = open(config, log)
+  if (config.production && config.corsOrigins.length === 0) {
+    log.warn('config.cors_closed', { detail: 'CORS_ORIGINS is empty: no browser app on another origin can call this service; set it to your app\'s origin' })
+  }
   const metrics = config.metricsPort === undefined ? undefined : createMetrics({ pool: database.poolStats })
   const app = createApp({ config, database, verify: await createVerifier(config.jwt), log, metrics })
   // Listen first: /healthz answers at once; /readyz and the API say 503 until the database is open.
