@@ -2,10 +2,9 @@
 // (lists and moves included) and all three path families, checked after every step against an
 // in-memory model of what each user should see. No response may ever carry another user's id or text. Replay a failure with
 // FC_SEED=<seed> (fast-check prints the seed and the shrunk path).
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { expect, test } from 'bun:test'
 import fc from 'fast-check'
-import { createTestApp, json, type TestApp } from '../support/app'
-import { drivers, type TestDatabase } from '../support/databases'
+import { appOn, json, type TestApp } from '../support/app'
 import { families } from '../support/endpoints'
 
 interface ModelTask {
@@ -43,13 +42,7 @@ interface Real {
 const RUNS = Number(process.env.FC_RUNS ?? 200)
 const MISSING = '01936b2e-7c4f-7a10-9d8e-4a3b2c1d0e5f'
 
-let database: TestDatabase
-let t: TestApp
-beforeAll(async () => {
-  database = await drivers[0]!.create() // PGlite
-  t = await createTestApp(database)
-}, 60_000)
-afterAll(() => database?.drop())
+const app = appOn() // PGlite
 
 const userIndex = fc.nat({ max: 2 })
 const family = fc.constantFrom(...families)
@@ -394,7 +387,7 @@ test(`isolation holds over ${RUNS} random sequences of three users' operations [
       const run = crypto.randomUUID().slice(0, 8)
       const setup = () => ({
         model: { users: [`ua${run}`, `ub${run}`, `uc${run}`], tasks: new Map<string, ModelTask>(), lists: new Map<string, ModelList>() },
-        real: { t, ids: [] as string[], listIds: [] as string[] },
+        real: { t: app(), ids: [] as string[], listIds: [] as string[] },
       })
       await fc.asyncModelRun(setup, commands)
     },

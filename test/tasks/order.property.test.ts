@@ -2,11 +2,10 @@
 // lists), list_id changes, deletes, and list creates, moves and deletes, checked after every step
 // against a model array per list. Then 10,000 moves into one gap. Replay a failure with
 // FC_SEED=<seed>.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { expect, test } from 'bun:test'
 import fc from 'fast-check'
 import { keyBetween, respaced, type Anchor, type Placement } from '../../src/db/positions'
-import { createTestApp, json, type TestApp } from '../support/app'
-import { drivers, type TestDatabase } from '../support/databases'
+import { appOn, json, type TestApp } from '../support/app'
 import { expectOrdered, idsOf, listsOf, tasksIn } from '../support/factories'
 
 const RUNS = Number(process.env.FC_RUNS ?? 40)
@@ -19,13 +18,7 @@ interface Model {
   tasks: Map<string | null, string[]>
 }
 
-let database: TestDatabase
-let t: TestApp
-beforeAll(async () => {
-  database = await drivers[0]!.create() // PGlite
-  t = await createTestApp(database)
-}, 60_000)
-afterAll(() => database?.drop())
+const app = appOn() // PGlite
 
 type Command = fc.AsyncCommand<Model, TestApp>
 const command = (name: string, check: (m: Model) => boolean, run: (model: Model, t: TestApp) => Promise<void>): Command => ({
@@ -136,7 +129,7 @@ test(`the order of every list matches a model over ${RUNS} random sequences [pgl
     fc.asyncProperty(
       fc.commands([createTask, createTask, createTask, moveTask, moveTask, moveTask, moveTask, patchList, deleteTask, createList, moveList, deleteList], { maxCommands: 25, size: 'max' }),
       async (commands) => {
-        const setup = () => ({ model: { user: `order_${crypto.randomUUID().slice(0, 8)}`, lists: [], tasks: new Map([[null, []]]) } as Model, real: t })
+        const setup = () => ({ model: { user: `order_${crypto.randomUUID().slice(0, 8)}`, lists: [], tasks: new Map([[null, []]]) } as Model, real: app() })
         await fc.asyncModelRun(setup, commands)
       },
     ),
