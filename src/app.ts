@@ -18,7 +18,8 @@ import { requestId } from './http/request'
 import { responseHeaders } from './http/response-headers'
 import { routing } from './http/routing'
 import type { Logger } from './log'
-import { tasks } from './tasks/routes'
+import { lists } from './lists/routes'
+import { taskMoves, tasks } from './tasks/routes'
 
 export interface AppDeps {
   config: Pick<Config, 'corsOrigins' | 'rateLimit' | 'trustProxy' | 'redis'>
@@ -48,6 +49,8 @@ export function createApp({ config, database, verify, log: baseLog, metrics }: A
     .use(health(database))
     .use(docs())
     .use(tasks(base, '/api/v1'))
+    .use(taskMoves(base))
+    .use(lists(base))
     .use(tasks(base, '/api'))
     .use(tasks(base, '/api/:user_id'))
     .onStop(() => limits.close())

@@ -19,10 +19,12 @@ import { PgTransaction } from 'drizzle-orm/pg-core'
 import { Elysia } from 'elysia'
 import { auth, type AuthOptions } from '../auth/plugin'
 import type { Database, DatabaseHandle } from '../db/client'
+import { ownedByAnother, ownVersion } from '../db/ownership'
+import { lists, tasks } from '../db/schema'
 import { beginTransaction, type HeldTransaction } from '../db/transaction'
 import { isId } from './formats'
 import { decodeJson } from './body'
-import { conditional } from './conditional'
+import { conditional, preconditionFailed } from './conditional'
 import { ApiError, type ErrorCode } from './errors'
 import { idempotent } from './idempotency'
 
@@ -90,3 +92,35 @@ export const api = ({ database, ...authOptions }: ApiOptions) =>
     .as('scoped')
 
 export type Api = ReturnType<typeof api>
+
+// What any /api route may answer (a stray body on a GET is still read, so INVALID_JSON is common),
+// and what a route with a body may answer besides.
+export const commonCodes = ['VALIDATION_ERROR', 'INVALID_JSON', 'UNAUTHORIZED', 'RATE_LIMITED', 'INTERNAL_ERROR', 'SERVICE_UNAVAILABLE'] as const
+export const bodyCodes = ['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'] as const
+/** What an `idempotent: true` route may also answer. */
+export const keyCodes = ['IDEMPOTENCY_KEY_IN_USE', 'IDEMPOTENCY_KEY_REUSED'] as const
+
+/** A handler's context, as far as answering for one object named by `:id` needs it. */
+export interface Caller {
+  db: Database
+  userId: string
+  params: { id: string }
+  forbidden: (target: string, detail: string) => ApiError
+  /** The versions the write's If-Match allowed (`conditional: 'write'` routes); null for any. */
+  ifMatch?: readonly number[] | null
+}
+
+/**
+ * The error for an id the caller's own lookup (or conditional write) missed: 412 with the current
+ * ETag if it is the caller's own at another version than If-Match named, 403 (logged as
+ * authz.denied) if another user has it, else the kind's 404.
+ */
+export async function notOwned({ db, userId, params: { id }, forbidden, ifMatch = null }: Caller, kind: 'task' | 'list'): Promise<ApiError> {
+  const [table, code, name] = kind === 'task' ? ([tasks, 'TASK_NOT_FOUND', 'Task'] as const) : ([lists, 'LIST_NOT_FOUND', 'List'] as const)
+  if (ifMatch !== null) {
+    const version = await ownVersion(db, table, userId, id)
+    if (version !== undefined) return preconditionFailed(version)
+  }
+  if (await ownedByAnother(db, table, userId, id)) return forbidden(`${kind}:${id}`, `This ${kind} belongs to another user`)
+  return new ApiError(code, `${name} not found`)
+}

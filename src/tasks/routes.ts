@@ -2,57 +2,29 @@
 // older /api/:user_id) on the /api base plugin, which gives each handler `userId` and `db`.
 // Handlers are short: one query, shape the answer.
 import { Elysia, t } from 'elysia'
-import type { Database } from '../db/client'
-import type { Api } from '../http/api'
+import { bodyCodes, commonCodes, keyCodes, notOwned, type Api, type Caller } from '../http/api'
 import { decodeCursor, encodeCursor, nextLink } from '../http/cursor'
-import { preconditionFailed } from '../http/conditional'
-import { ApiError, errorResponses } from '../http/errors'
-import { ClearQuery, CreateTask, Deleted, ListQuery, Stats, Task, Toggle, UpdateTask, toTask, type ListRequest } from './model'
+import { errorResponses } from '../http/errors'
 import { urlOf } from '../http/request'
+import { ClearQuery, CreateTask, Deleted, ListQuery, MoveTask, Stats, Task, Toggle, UpdateTask, toTask, type ListRequest } from './model'
 import * as q from './queries'
 
 // The older family's :user_id rides along in params; the auth plugin has already checked it.
 const TaskParams = t.Object({ id: t.String({ description: 'Task id (UUIDv7)' }) }, { additionalProperties: true })
-// What any /api route may answer (a stray body on a GET is still read, so INVALID_JSON is common).
-const common = ['VALIDATION_ERROR', 'INVALID_JSON', 'UNAUTHORIZED', 'RATE_LIMITED', 'INTERNAL_ERROR', 'SERVICE_UNAVAILABLE'] as const
 const oneTaskCodes = ['FORBIDDEN', 'TASK_NOT_FOUND'] as const
-const bodyCodes = ['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'] as const
-// Idempotency-Key (POST and PATCH) and If-Match (every write to one task).
-const keyCodes = ['IDEMPOTENCY_KEY_IN_USE', 'IDEMPOTENCY_KEY_REUSED'] as const
-const commonErrors = errorResponses(...common)
-const taskErrors = errorResponses(...common, ...oneTaskCodes)
-const taskWriteErrors = errorResponses(...common, ...oneTaskCodes, 'PRECONDITION_FAILED')
-const taskBodyErrors = errorResponses(...common, ...oneTaskCodes, ...bodyCodes, 'PRECONDITION_FAILED')
-const taskKeyedErrors = errorResponses(...common, ...oneTaskCodes, ...bodyCodes, 'PRECONDITION_FAILED', ...keyCodes)
+const commonErrors = errorResponses(...commonCodes)
+const taskErrors = errorResponses(...commonCodes, ...oneTaskCodes)
+const taskWriteErrors = errorResponses(...commonCodes, ...oneTaskCodes, 'PRECONDITION_FAILED')
+const taskBodyErrors = errorResponses(...commonCodes, ...oneTaskCodes, ...bodyCodes, 'PRECONDITION_FAILED')
+const taskKeyedErrors = errorResponses(...commonCodes, ...oneTaskCodes, ...bodyCodes, 'PRECONDITION_FAILED', ...keyCodes)
 // Bodies are read by the raw-body parser (src/http/body.ts); naming JSON here is what puts their
 // schemas under application/json in the OpenAPI document.
 const json = 'application/json' as const
 const oneTask = { params: TaskParams, notFound: 'TASK_NOT_FOUND' } as const
 
-interface Caller {
-  db: Database
-  userId: string
-  params: { id: string }
-  forbidden: (target: string, detail: string) => ApiError
-  /** The versions If-Match allows (`conditional: 'write'` routes); null for any. */
-  ifMatch?: q.IfMatch
-}
-
-/**
- * Why a task the caller targeted was not there: the caller's own task at another version than
- * If-Match named (412), another user's (403, logged), or none (404). Only asked after a miss.
- */
-async function missing({ db, userId, params: { id }, forbidden, ifMatch = null }: Caller) {
-  if (ifMatch !== null) {
-    const current = await q.getTask(db, userId, id)
-    if (current) return preconditionFailed(current.version)
-  }
-  if (await q.ownedByAnother(db, userId, id)) return forbidden(`task:${id}`, 'This task belongs to another user')
-  return new ApiError('TASK_NOT_FOUND', 'Task not found')
-}
-
+/** The task for the answer, or the error for an id the caller's write or lookup missed (412, 403 or 404). */
 async function found(caller: Caller, row: Awaited<ReturnType<typeof q.getTask>>) {
-  if (!row) throw await missing(caller)
+  if (!row) throw await notOwned(caller, 'task')
   return toTask(row)
 }
 
@@ -77,7 +49,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
       {
         query: ListQuery,
         conditional: 'read',
-        response: { 200: t.Array(Task), ...errorResponses(...common, 'INVALID_CURSOR') },
+        response: { 200: t.Array(Task), ...errorResponses(...commonCodes, 'INVALID_CURSOR') },
         detail: { summary: 'List tasks', description: 'One page of the caller\'s tasks; the next page is in the `Link` header.' },
       },
     )
@@ -93,14 +65,14 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
         body: CreateTask,
         conditional: 'create',
         idempotent: true,
-        response: { 201: Task, ...errorResponses(...common, ...bodyCodes, ...keyCodes) },
+        response: { 201: Task, ...errorResponses(...commonCodes, ...bodyCodes, ...keyCodes) },
         detail: { summary: 'Create a task' },
       },
     )
-    .delete('/tasks', async ({ userId, db }) => ({ deleted: await q.clearCompleted(db, userId) }), {
+    .delete('/tasks', async ({ userId, db, query }) => ({ deleted: await q.clearCompleted(db, userId, query.list_id) }), {
       query: ClearQuery,
       response: { 200: Deleted, ...commonErrors },
-      detail: { summary: 'Clear completed tasks' },
+      detail: { summary: 'Clear completed tasks', description: 'Within one list when `list_id` is given (`none`: tasks in no list).' },
     })
     .get('/tasks/stats', ({ userId, db }) => q.taskStats(db, userId), {
       conditional: 'read',
@@ -132,8 +104,26 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
     .delete(
       '/tasks/:id',
       async (c) => {
-        if (!(await q.deleteTask(c.db, c.userId, c.params.id, c.ifMatch))) throw await missing(c)
+        if (!(await q.deleteTask(c.db, c.userId, c.params.id, c.ifMatch))) throw await notOwned(c, 'task')
         return c.status(204, undefined)
       },
       { ...oneTask, conditional: 'write', response: { 204: t.Undefined(), ...taskWriteErrors }, detail: { summary: 'Delete a task' } },
     )
+
+/** Moving tasks, only under /api/v1 (the older families serve tasks without it). */
+export const taskMoves = (api: Api) =>
+  new Elysia({ name: 'task-moves', prefix: '/api/v1', detail: { tags: ['tasks'], security: [{ bearer: [] }] } })
+    .use(api)
+    .post('/tasks/:id/move', async (c) => found(c, await q.moveTask(c.db, c.userId, c.params.id, c.body ?? {}, c.ifMatch)), {
+      ...oneTask,
+      parse: json,
+      body: MoveTask,
+      conditional: 'write',
+      idempotent: true,
+      response: { 200: Task, ...taskKeyedErrors },
+      detail: {
+        summary: 'Move a task',
+        description:
+          'Places the task right after (`after`) or before (`before`) another task of the target list, or at its top (neither). `list_id` moves it into another list (`null`: no list). Bumps `version`; no other task is reordered.',
+      },
+    })

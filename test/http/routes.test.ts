@@ -5,7 +5,7 @@ import { createApp } from '../../src/app'
 import { loadConfig } from '../../src/config'
 import { nullDatabase } from '../../src/db/null'
 import { createLogger } from '../../src/log'
-import { documented, endpoints, families } from '../support/endpoints'
+import { documented, endpointsOf, families } from '../support/endpoints'
 
 const app = createApp({
   config: loadConfig({ NODE_ENV: 'development', LOG_LEVEL: 'silent' }),
@@ -17,7 +17,7 @@ const sorted = (xs: Iterable<string>) => [...new Set(xs)].sort()
 const routes = app.routes.map((r) => ({ method: r.method, path: r.path, hidden: (r.hooks as { detail?: { hide?: boolean } }).detail?.hide === true }))
 
 test('the isolation suite\'s endpoints, under every path family, are exactly the /api routes', () => {
-  const table = families.flatMap((f) => endpoints.map((e) => `${e.method} ${f.route}${e.path(':id').split('?')[0]}`))
+  const table = families.flatMap((f) => endpointsOf(f).map((e) => `${e.method} ${f.route}${e.path(':id').split('?')[0]}`))
   const api = routes.filter((r) => r.path.startsWith('/api/')).map((r) => `${r.method} ${r.path}`)
   expect(sorted(table)).toEqual(sorted(api))
 })
