@@ -1,8 +1,8 @@
 // Conditional requests: ETags on every task and collection response, If-None-Match → 304, and
 // If-Match on every write (412 and nothing changes; of two writers with one tag exactly one wins).
 import { expect, test } from 'bun:test'
-import { describeEachDriver, json } from '../support/app'
-import { createTask, newUser } from '../support/factories'
+import { describeEachDriver, json, type TestApp } from '../support/app'
+import { createList, createTask, newUser } from '../support/factories'
 import { families } from '../support/endpoints'
 import { expectProblem } from '../support/problems'
 
@@ -164,5 +164,86 @@ describeEachDriver('conditional requests', (ctx) => {
         else expect((await json(after)).version).toBe(2)
       })
     }
+  }
+})
+
+// Lists and moves exist only under /api/v1: the same rules on every write of a list, and on a
+// task's move.
+const resourceWrites = [
+  { name: 'rename a list', kind: 'list', method: 'PATCH', path: (id: string) => `/lists/${id}`, body: { name: 'renamed' } },
+  { name: 'move a list', kind: 'list', method: 'POST', path: (id: string) => `/lists/${id}/move`, body: {} },
+  { name: 'delete a list', kind: 'list', method: 'DELETE', path: (id: string) => `/lists/${id}`, body: undefined },
+  { name: 'move a task', kind: 'task', method: 'POST', path: (id: string) => `/tasks/${id}/move`, body: {} },
+] as const
+
+describeEachDriver('conditional requests on lists and moves', (ctx) => {
+  const make = (t: TestApp, user: string, kind: 'list' | 'task') => (kind === 'list' ? createList(t, user) : createTask(t, user))
+  const read = (t: TestApp, user: string, kind: 'list' | 'task', id: string) => t.request(`/api/v1/${kind}s/${id}`, { as: user })
+
+  test('a list\'s ETag is "<version>"; the lists carry a weak one; both answer If-None-Match with 304', async () => {
+    const t = ctx()
+    const user = newUser()
+    const list = await createList(t, user)
+    const one = await read(t, user, 'list', list.id)
+    expect(one.headers.get('etag')).toBe('"1"')
+    await expectNotModified(await t.request(`/api/v1/lists/${list.id}`, { as: user, headers: { 'if-none-match': 'W/"1"' } }), '"1"')
+    const all = await t.request('/api/v1/lists', { as: user })
+    const tag = all.headers.get('etag')!
+    expect(tag).toMatch(/^W\/"[^"]+"$/)
+    await expectNotModified(await t.request('/api/v1/lists', { as: user, headers: { 'if-none-match': tag } }), tag)
+    await t.request(`/api/v1/lists/${list.id}`, { method: 'PATCH', as: user, json: { name: 'renamed' } })
+    const changed = await t.request('/api/v1/lists', { as: user, headers: { 'if-none-match': tag } })
+    expect(changed.status).toBe(200)
+    expect((await t.request(`/api/v1/lists/${list.id}`, { as: user })).headers.get('etag')).toBe('"2"')
+  })
+
+  for (const write of resourceWrites) {
+    test(`${write.name}: a stale If-Match is 412 with the current ETag and nothing changes; the current one or * goes through`, async () => {
+      const t = ctx()
+      const user = newUser()
+      const target = await make(t, user, write.kind)
+      // Something to re-space or cascade: a neighbour, and for a list a task in it.
+      await make(t, user, write.kind)
+      const inside = write.kind === 'list' ? await createTask(t, user, { list_id: target.id }) : null
+      await t.request(`/api/v1/${write.kind}s/${target.id}`, { method: 'PATCH', as: user, json: write.kind === 'list' ? { name: 'v2' } : { title: 'v2' } })
+      const current = await json(await read(t, user, write.kind, target.id))
+      const neighbours = await json(await t.request(write.kind === 'list' ? '/api/v1/lists' : '/api/v1/tasks?limit=1000', { as: user }))
+      for (const ifMatch of ['"1"', 'W/"2"', 'garbage']) {
+        const res = await t.request(`/api/v1${write.path(target.id)}`, { method: write.method, as: user, json: write.body, headers: { 'if-match': ifMatch } })
+        await expectProblem(res, 412, 'PRECONDITION_FAILED')
+        expect(res.headers.get('etag'), ifMatch).toBe('"2"')
+        expect(await json(await read(t, user, write.kind, target.id))).toEqual(current)
+        expect(await json(await t.request(write.kind === 'list' ? '/api/v1/lists' : '/api/v1/tasks?limit=1000', { as: user }))).toEqual(neighbours)
+        if (inside) expect((await t.request(`/api/v1/tasks/${inside.id}`, { as: user })).status).toBe(200)
+      }
+      const ok = await t.request(`/api/v1${write.path(target.id)}`, { method: write.method, as: user, json: write.body, headers: { 'if-match': '"7", "2"' } })
+      expect(ok.status, await ok.clone().text()).toBe(write.method === 'DELETE' ? 204 : 200)
+      if (write.method !== 'DELETE') expect(ok.headers.get('etag')).toBe('"3"')
+      if (inside && write.method === 'DELETE') expect((await t.request(`/api/v1/tasks/${inside.id}`, { as: user })).status).toBe(404)
+      const other = await make(t, user, write.kind)
+      const any = await t.request(`/api/v1${write.path(other.id)}`, { method: write.method, as: user, json: write.body, headers: { 'if-match': '*' } })
+      expect(any.status, await any.clone().text()).toBe(write.method === 'DELETE' ? 204 : 200)
+    })
+
+    test(`${write.name}: a missing one is still 404 and another user's 403 under If-Match`, async () => {
+      const t = ctx()
+      const [user, stranger] = [newUser(), newUser('other')]
+      const theirs = await make(t, stranger, write.kind)
+      const code = write.kind === 'list' ? 'LIST_NOT_FOUND' : 'TASK_NOT_FOUND'
+      await expectProblem(await t.request(`/api/v1${write.path(crypto.randomUUID())}`, { method: write.method, as: user, json: write.body, headers: { 'if-match': '"1"' } }), 404, code)
+      await expectProblem(await t.request(`/api/v1${write.path(theirs.id)}`, { method: write.method, as: user, json: write.body, headers: { 'if-match': '"1"' } }), 403, 'FORBIDDEN')
+    })
+
+    test(`${write.name}: of concurrent writers sending the same If-Match, exactly one wins`, async () => {
+      const t = ctx()
+      const user = newUser()
+      const target = await make(t, user, write.kind)
+      const responses = await Promise.all(
+        Array.from({ length: 4 }, () => t.request(`/api/v1${write.path(target.id)}`, { method: write.method, as: user, json: write.body, headers: { 'if-match': '"1"' } })),
+      )
+      const ok = write.method === 'DELETE' ? 204 : 200
+      const lost = write.method === 'DELETE' ? 404 : 412
+      expect(responses.map((r) => r.status).sort()).toEqual([ok, lost, lost, lost].sort())
+    })
   }
 })

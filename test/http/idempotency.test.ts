@@ -18,6 +18,7 @@ import { purgeExpiredKeys, schedulePurge } from '../../src/http/idempotency'
 import { createLogger } from '../../src/log'
 import { createTestApp, describeEachDriver, json, newUser, SECRET, signToken, type TestApp } from '../support/app'
 import { drivers, type TestDatabase } from '../support/databases'
+import { createList, createTask } from '../support/factories'
 import { families } from '../support/endpoints'
 import { expectProblem } from '../support/problems'
 
@@ -106,6 +107,40 @@ describeEachDriver('Idempotency-Key', (ctx, driver) => {
       }
       expect(await titlesOf(t, user)).toEqual(['first'])
       expect(await json(await t.request(`/api/v1/tasks/${task.id}`, { as: user }))).toEqual(task)
+    })
+  }
+
+  // Lists and moves exist only under /api/v1.
+  const v1Keyed = [
+    { name: 'create a list', path: () => '/lists', method: 'POST', body: { name: 'keyed list' }, ok: 201 },
+    { name: 'rename a list', path: (ids: { list: string }) => `/lists/${ids.list}`, method: 'PATCH', body: { name: 'keyed rename' }, ok: 200 },
+    { name: 'move a list', path: (ids: { list: string }) => `/lists/${ids.list}/move`, method: 'POST', body: {}, ok: 200 },
+    { name: 'move a task', path: (ids: { task: string }) => `/tasks/${ids.task}/move`, method: 'POST', body: {}, ok: 200 },
+  ] as const
+  for (const route of v1Keyed) {
+    test(`/api/v1 ${route.name}: a retry gets the first response again, with Idempotent-Replayed, and nothing runs twice`, async () => {
+      const t = ctx()
+      const user = newUser()
+      const ids = { list: (await createList(t, user)).id, task: (await createTask(t, user)).id }
+      await createList(t, user)
+      const key = crypto.randomUUID()
+      const send = () => t.request(`/api/v1${route.path(ids)}`, { method: route.method, as: user, json: route.body, headers: keyed(key) })
+      const first = await send()
+      expect(first.status, await first.clone().text()).toBe(route.ok)
+      const original = await snapshot(first)
+      expect(original.etag).toMatch(/^"\d+"$/)
+      const lists = await json(await t.request('/api/v1/lists', { as: user }))
+      const tasks = await json(await t.request('/api/v1/tasks', { as: user }))
+      const again = await send()
+      expect(again.headers.get('idempotent-replayed')).toBe('true')
+      expect(await snapshot(again)).toEqual(original)
+      expect(await json(await t.request('/api/v1/lists', { as: user }))).toEqual(lists)
+      expect(await json(await t.request('/api/v1/tasks', { as: user }))).toEqual(tasks)
+      await expectProblem(
+        await t.request(`/api/v1${route.path(ids)}`, { method: route.method, as: user, json: { ...route.body, extra: 1 }, headers: keyed(key) }),
+        422,
+        'IDEMPOTENCY_KEY_REUSED',
+      )
     })
   }
 
