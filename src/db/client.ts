@@ -1,17 +1,17 @@
 // Opens the configured database behind one Drizzle type. Nothing outside this file knows which
 // driver is in use: embedded PGlite (the default), Bun's built-in Postgres client, or Neon's
-// serverless Pool over WebSocket.
-import { PGlite } from '@electric-sql/pglite'
+// serverless Pool over WebSocket. Each driver's package loads only when that driver is used (the
+// service listens before this module loads; Neon's takes ~5 ms to evaluate, PGlite's ~1 ms).
+import type { PGlite } from '@electric-sql/pglite'
 // PGlite's runtime files, embedded in the compiled binary (a path inside it) and read from
 // node_modules otherwise: PGlite's own lookup beside its script finds nothing in a binary.
 import initdbWasm from '@electric-sql/pglite/initdb.wasm' with { type: 'file' }
 import fsBundle from '@electric-sql/pglite/pglite.data' with { type: 'file' }
 import pgliteWasm from '@electric-sql/pglite/pglite.wasm' with { type: 'file' }
-import { neonConfig, Pool, type PoolClient } from '@neondatabase/serverless'
+import type { Pool, PoolClient } from '@neondatabase/serverless'
 import { SQL } from 'bun'
 import { sql } from 'drizzle-orm'
 import { drizzle as bunSqlDrizzle } from 'drizzle-orm/bun-sql'
-import { drizzle as neonDrizzle } from 'drizzle-orm/neon-serverless'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as pgliteDrizzle } from 'drizzle-orm/pglite'
 import { existsSync } from 'node:fs'
@@ -65,8 +65,8 @@ export function connectDatabase(config: DatabaseConfig, onPoolError: (error: Err
       // as "unavailable" (503 with Retry-After). It starts on the next turn of the event loop:
       // compiling PGlite's WebAssembly holds the thread for ~30 ms, and the caller listens before.
       const opening = new Promise((resolve) => setImmediate(resolve))
-        .then(() => pgliteFiles(fresh && loadDataDir === undefined))
-        .then((files) => PGlite.create({ dataDir, loadDataDir, postgresqlconf: PGLITE_SETTINGS, ...files }))
+        .then(() => Promise.all([import('@electric-sql/pglite'), pgliteFiles(fresh && loadDataDir === undefined)]))
+        .then(([{ PGlite }, files]) => PGlite.create({ dataDir, loadDataDir, postgresqlconf: PGLITE_SETTINGS, ...files }))
         .catch((error: unknown) => {
           throw new DatabaseOpenError(dataDir, error)
         })
@@ -89,7 +89,9 @@ export function connectDatabase(config: DatabaseConfig, onPoolError: (error: Err
       })
     }
     case 'neon': {
-      if (config.wsProxy !== undefined) useLocalProxy(config.wsProxy)
+      const { neonConfig, Pool } = require('@neondatabase/serverless') as typeof import('@neondatabase/serverless')
+      const { drizzle: neonDrizzle } = require('drizzle-orm/neon-serverless') as typeof import('drizzle-orm/neon-serverless')
+      if (config.wsProxy !== undefined) useLocalProxy(neonConfig, config.wsProxy)
       const { max, connectTimeoutS, statementTimeoutMs } = config.pool
       const pool = new Pool({
         connectionString: config.url,
@@ -318,7 +320,7 @@ async function pgliteFiles(initdb = true) {
  * Points the Neon driver at a WebSocket-to-Postgres proxy (for local development and tests
  * against plain Postgres): no TLS inside the socket, no pipelined start-up, no write coalescing.
  */
-function useLocalProxy(proxy: string) {
+function useLocalProxy(neonConfig: typeof import('@neondatabase/serverless').neonConfig, proxy: string) {
   neonConfig.wsProxy = (host, port) => `${proxy}?address=${host}:${port}`
   neonConfig.useSecureWebSocket = false
   neonConfig.pipelineConnect = false
