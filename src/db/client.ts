@@ -14,9 +14,9 @@ import { sql } from 'drizzle-orm'
 import { drizzle as bunSqlDrizzle } from 'drizzle-orm/bun-sql'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as pgliteDrizzle } from 'drizzle-orm/pglite'
-import { existsSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import type { DatabaseConfig } from '../config'
+import { beginFirstStart } from './data-dir'
 import { DATABASE_OPENING, isUnavailable } from './errors'
 import { migrate } from './migrate'
 
@@ -58,8 +58,10 @@ export function connectDatabase(config: DatabaseConfig, onPoolError: (error: Err
     case 'pglite': {
       const dataDir = config.dataDir ?? undefined
       // A new folder starts from the migrated template embedded in the binary (no initdb: seconds
-      // and ~1 GB saved); a folder that holds a database is opened as it is.
-      const fresh = dataDir === undefined || !existsSync(join(dataDir, 'PG_VERSION'))
+      // and ~1 GB saved); a folder that holds a database is opened as it is. A first start that was
+      // killed before the database opened left a half-written folder: that one starts over.
+      const firstStart = dataDir === undefined ? undefined : beginFirstStart(dataDir)
+      const fresh = firstStart !== null
       const loadDataDir = fresh ? embeddedTemplate() : undefined
       // Opens in the background, so the service can listen first; until it is open, queries fail
       // as "unavailable" (503 with Retry-After). It starts on the next turn of the event loop:
@@ -71,7 +73,10 @@ export function connectDatabase(config: DatabaseConfig, onPoolError: (error: Err
           throw new DatabaseOpenError(dataDir, error)
         })
       let client: PGlite | undefined
-      const opened = opening.then((c) => void (client = c))
+      const opened = opening.then((c) => {
+        firstStart?.()
+        client = c
+      })
       opened.catch(() => {}) // the caller awaits `opened`; queries meanwhile see "unavailable"
       return handle('pglite', pgliteDrizzle({ client: untilOpen(() => client) }), async () => (await opening.catch(() => undefined))?.close(), { opened })
     }
