@@ -136,6 +136,9 @@ async function serve(config: Config) {
   try {
     const applied = await database.ensureSchema()
     if (applied.length > 0) log.info('migrations.applied', { migrations: applied.join(',') })
+    // What opening used (PGlite's WebAssembly bytes, its file bundle, the template) is garbage
+    // now: collected at once, not whenever the heap next grows (~10 MiB of RSS on a reopen).
+    Bun.gc(true)
     log.info('database.ready', { driver: database.driver, elapsed_ms: Math.round(performance.now()) })
   } catch (error) {
     // Serve anyway: /healthz answers, /readyz and the API say 503 until the database is back,
