@@ -2,7 +2,7 @@
 // The command line: serve (the default), migrate, token, healthcheck, openapi. The same file is the
 // entry point of `bun src/index.ts` and of the compiled binary (dist/taskapi). It imports only what
 // every command needs; the app, the database drivers and the rest load when a command asks, so
-// `serve` listens before they are evaluated (README, "Start-up").
+// `serve` listens before they are evaluated (README, "The embedded database", "Listen first").
 import type { Server } from 'bun'
 import { parseArgs } from 'node:util'
 import type { App } from './app'
