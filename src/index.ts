@@ -62,8 +62,8 @@ async function serve(config: Config) {
   // within milliseconds of launch, and every other request waits the few tens of milliseconds
   // until the app is built, which answers it (503 with Retry-After until the database is open).
   // No reusePort: a second process on the same port must fail, not share the port's connections.
+  // (A start that fails after this ends the process; requests still waiting see their connection close.)
   const app = Promise.withResolvers<App>()
-  app.promise.catch(() => {}) // a failed start ends the process; requests waiting see it close
   let server: Server<unknown>
   try {
     server = Bun.serve({
