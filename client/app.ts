@@ -6,10 +6,12 @@ import type { Elysia } from 'elysia'
 import type { App as Server } from '../src/app'
 
 // Elysia adds a 422 { type: 'validation' } answer to every route with a schema; this service
-// answers validation failures with its own 400 problem body, so a 422 never comes.
+// answers validation failures with its own 400 problem body, so that 422 never comes. A route's own
+// 422 (IDEMPOTENCY_KEY_REUSED, a problem body) stays.
+type WithoutValidation<Response> = Response extends { 422: { type: 'validation' } } ? Omit<Response, 422> : Response
 type Honest<Route> = {
   [K in keyof Route]: Route[K] extends { response: Record<number, unknown> }
-    ? { [P in keyof Route[K]]: P extends 'response' ? Omit<Route[K][P], 422> : Route[K][P] }
+    ? { [P in keyof Route[K]]: P extends 'response' ? WithoutValidation<Route[K][P]> : Route[K][P] }
     : Honest<Route[K]>
 }
 

@@ -14,9 +14,13 @@ export const limitAsString: ListQuery = { limit: '20' }
 export const unknownSort: ListQuery = { sort: 'colour' }
 // Only the statuses the service sends: no 422 { type: 'validation' }.
 export const listErrors: Equal<NonNullable<Result<Client['tasks']['get']>['error']>['status'], 400 | 401 | 429 | 500 | 503> = true
-export const createErrors: Equal<NonNullable<Result<Client['tasks']['post']>['error']>['status'], 400 | 401 | 413 | 415 | 429 | 500 | 503> = true
+export const createErrors: Equal<NonNullable<Result<Client['tasks']['post']>['error']>['status'], 400 | 401 | 409 | 413 | 415 | 422 | 429 | 500 | 503> = true
 // Timestamps are the RFC 3339 strings on the wire (parseDate: false).
 export const createdAt: Equal<Task['created_at'], string> = true
 export const dueAt: Equal<Task['due_at'], string | null> = true
 // Only the canonical family: no /api/tasks, no /api/:user_id/tasks.
 export const families: Equal<keyof App['~Routes']['api'], 'v1'> = true
+// error_code is the union of the codes the route can answer with, narrowed by status.
+type CreateError = NonNullable<Result<Client['tasks']['post']>['error']>
+export const codesNarrowed: Equal<string extends CreateError['value']['error_code'] ? true : false, false> = true
+export const unauthorized: Equal<Extract<CreateError, { status: 401 }>['value']['error_code'], 'UNAUTHORIZED'> = true
