@@ -10,6 +10,7 @@ const Env = t.Object({
   PORT: t.Optional(Port),
   HOST: t.Optional(t.String({ minLength: 1 })),
   DATABASE_URL: t.Optional(t.String({ pattern: '^(postgres|postgresql|memory)://' })),
+  DATABASE_DIRECT_URL: t.Optional(t.String({ pattern: '^(postgres|postgresql)://' })),
   DATA_DIR: t.Optional(t.String({ minLength: 1 })),
   DB_DRIVER: t.Optional(t.Union([t.Literal('auto'), t.Literal('pglite'), t.Literal('postgres'), t.Literal('neon')])),
   DB_POOL_MAX: t.Optional(t.Integer({ minimum: 1, maximum: 1000 })),
@@ -29,6 +30,8 @@ const Env = t.Object({
   RATE_LIMIT_PER_USER: t.Optional(t.Integer({ minimum: 0, maximum: 1_000_000 })),
   RATE_LIMIT_WINDOW_S: t.Optional(t.Integer({ minimum: 1, maximum: 86_400 })),
   TRUST_PROXY: t.Optional(t.String({ pattern: '^[A-Za-z0-9-]+$' })),
+  SYNC_RETENTION_DAYS: t.Optional(t.Integer({ minimum: 1, maximum: 3650 })),
+  EVENTS_MAX_STREAMS_PER_USER: t.Optional(t.Integer({ minimum: 1, maximum: 1000 })),
   LOG_LEVEL: t.Optional(t.Union([t.Literal('debug'), t.Literal('info'), t.Literal('warn'), t.Literal('error'), t.Literal('silent')])),
   NODE_ENV: t.Optional(t.String()),
 })
@@ -37,6 +40,7 @@ const describe: Record<keyof Static<typeof Env>, string> = {
   PORT: 'an integer from 0 to 65535',
   HOST: 'a host name or address',
   DATABASE_URL: 'a postgres:// or postgresql:// URL, or memory:// for a throwaway embedded database',
+  DATABASE_DIRECT_URL: 'a postgres:// or postgresql:// URL of a non-pooled (session) connection, for LISTEN',
   DATA_DIR: 'a directory path',
   DB_DRIVER: 'one of auto, pglite, postgres, neon',
   DB_POOL_MAX: 'an integer from 1 to 1000',
@@ -56,6 +60,8 @@ const describe: Record<keyof Static<typeof Env>, string> = {
   RATE_LIMIT_PER_USER: 'an integer number of requests per window (0 turns the limit off)',
   RATE_LIMIT_WINDOW_S: 'an integer number of seconds from 1 to 86400',
   TRUST_PROXY: 'the name of the header that carries the client address, such as Fly-Client-IP or X-Forwarded-For',
+  SYNC_RETENTION_DAYS: 'an integer number of days from 1 to 3650',
+  EVENTS_MAX_STREAMS_PER_USER: 'an integer from 1 to 1000',
   LOG_LEVEL: 'one of debug, info, warn, error, silent',
   NODE_ENV: 'a string',
 }
@@ -71,8 +77,8 @@ export interface PoolConfig {
 
 export type DatabaseConfig =
   | { driver: 'pglite'; dataDir: string | null } // null: in memory
-  | { driver: 'postgres'; url: string; pool: PoolConfig }
-  | { driver: 'neon'; url: string; pool: PoolConfig; wsProxy?: string }
+  | { driver: 'postgres'; url: string; pool: PoolConfig; directUrl?: string }
+  | { driver: 'neon'; url: string; pool: PoolConfig; wsProxy?: string; directUrl?: string }
 
 export interface Config {
   readonly port: number
@@ -96,6 +102,12 @@ export interface Config {
   readonly rateLimit: { readonly perIp: number; readonly perUser: number; readonly windowS: number }
   /** The header naming the client address, set by a trusted proxy; else the socket address. */
   readonly trustProxy?: string
+  readonly sync: {
+    /** How long tombstones (and so cursors) are kept. */
+    readonly retentionDays: number
+    /** Open event streams one user may hold on this instance. */
+    readonly maxStreamsPerUser: number
+  }
   readonly logLevel: LogLevel
 }
 
@@ -120,6 +132,8 @@ const numeric = new Set([
   'RATE_LIMIT_PER_IP',
   'RATE_LIMIT_PER_USER',
   'RATE_LIMIT_WINDOW_S',
+  'SYNC_RETENTION_DAYS',
+  'EVENTS_MAX_STREAMS_PER_USER',
 ])
 
 /** Parses an environment (process.env by default). Throws ConfigError naming every bad variable. */
@@ -163,7 +177,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (driver === 'pglite') problems.add('DB_DRIVER: pglite cannot use a postgres:// DATABASE_URL')
     const neon = driver === 'neon' || (driver === 'auto' && isNeonHost(url))
     const pool = { max: e.DB_POOL_MAX ?? 10, connectTimeoutS: e.DB_CONNECT_TIMEOUT_S ?? 5, statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS ?? 10_000 }
-    database = neon ? { driver: 'neon', url, pool, wsProxy: e.NEON_WS_PROXY } : { driver: 'postgres', url, pool }
+    // LISTEN needs a session, which a transaction pooler does not keep: it goes to the direct URL.
+    const directUrl = e.DATABASE_DIRECT_URL
+    database = neon
+      ? { driver: 'neon', url, pool, wsProxy: e.NEON_WS_PROXY, ...(directUrl && { directUrl }) }
+      : { driver: 'postgres', url, pool, ...(directUrl && { directUrl }) }
   }
 
   const corsOrigins = (e.CORS_ORIGINS ?? 'http://localhost:3000')
@@ -194,6 +212,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     corsOrigins: Object.freeze(corsOrigins),
     rateLimit: Object.freeze({ perIp: e.RATE_LIMIT_PER_IP ?? 1200, perUser: e.RATE_LIMIT_PER_USER ?? 600, windowS: e.RATE_LIMIT_WINDOW_S ?? 60 }),
     trustProxy: e.TRUST_PROXY?.toLowerCase(),
+    sync: Object.freeze({ retentionDays: e.SYNC_RETENTION_DAYS ?? 30, maxStreamsPerUser: e.EVENTS_MAX_STREAMS_PER_USER ?? 10 }),
     logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === 'test' ? 'silent' : 'info'),
   })
 }

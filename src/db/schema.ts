@@ -1,7 +1,7 @@
 // The tasks table. CHECK constraints mirror the API's validation so no other writer can store what
 // the API would refuse; indexes serve every list shape (user first, then each sort key and id).
 import { sql } from 'drizzle-orm'
-import { boolean, check, index, integer, pgEnum, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+import { bigint, boolean, check, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
 
 // Declared in rank order: Postgres sorts enum values by declaration, so `ORDER BY priority` is by rank.
 export const priorities = ['none', 'low', 'medium', 'high'] as const
@@ -40,3 +40,40 @@ export const tasks = pgTable(
 )
 
 export type TaskRow = typeof tasks.$inferSelect
+
+// ---- Sync: the change log ----------------------------------------------------------------------
+// Every write records its change in the same statement (src/sync/record.ts). A user's changes are
+// numbered by that user's counter, taken under the counter row's lock, so they become visible in
+// number order: no change can appear behind a cursor already handed out.
+
+/** Each user's last change number, and the highest one whose tombstone has been purged. */
+export const syncHeads = pgTable('sync_heads', {
+  userId: text('user_id').primaryKey(),
+  seq: bigint('seq', { mode: 'number' }).notNull(),
+  purgedSeq: bigint('purged_seq', { mode: 'number' }).notNull().default(0),
+})
+
+export const syncKinds = ['task', 'list'] as const
+
+/**
+ * One row per object a user has (or had): the number of its last change, and whether that change
+ * deleted it (a tombstone, kept for the retention). A page of the feed is one range read of
+ * (user_id, seq) joined to the objects' current rows.
+ */
+export const syncLog = pgTable(
+  'sync_log',
+  {
+    userId: text('user_id').notNull(),
+    objectId: uuid('object_id').notNull(),
+    kind: text('kind', { enum: syncKinds }).notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    deleted: boolean('deleted').notNull().default(false),
+    changedAt: instant('changed_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.objectId] }),
+    uniqueIndex('sync_log_user_seq_idx').on(t.userId, t.seq),
+    // Only tombstones are purged: the purge finds the old ones without reading live objects.
+    index('sync_log_tombstones_idx').on(t.changedAt).where(sql`${t.deleted}`),
+  ],
+)

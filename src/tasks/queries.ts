@@ -4,6 +4,7 @@ import { and, asc, desc, eq, gte, ilike, lt, ne, or, sql, type SQL } from 'drizz
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
 import { priorities, tasks, type TaskRow } from '../db/schema'
+import { recorded } from '../sync/record'
 import type { CreateTask, ListQuery, SortKey, UpdateTask } from './model'
 
 type Changes = PgUpdateSetSource<typeof tasks>
@@ -13,7 +14,7 @@ export const isTaskId = (id: string) => uuidPattern.test(id)
 
 export async function createTask(db: Database, userId: string, input: CreateTask): Promise<TaskRow> {
   const completed = input.completed ?? false
-  const [row] = await db
+  const insert = db
     .insert(tasks)
     .values({
       id: Bun.randomUUIDv7(),
@@ -26,6 +27,7 @@ export async function createTask(db: Database, userId: string, input: CreateTask
       dueAt: toDate(input.due_at),
     })
     .returning()
+  const [row] = await recorded(db, userId, 'task', 'upsert', insert)
   return row!
 }
 
@@ -61,25 +63,26 @@ export function toggleTask(db: Database, userId: string, id: string, completed?:
 }
 
 async function write(db: Database, userId: string, id: string, changes: Changes) {
-  const [row] = await db
+  const update = db
     .update(tasks)
     .set({ ...changes, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` })
     .where(owned(userId, id))
     .returning()
+  const [row] = await recorded(db, userId, 'task', 'upsert', update)
   return row
 }
 
 export async function deleteTask(db: Database, userId: string, id: string): Promise<boolean> {
-  const rows = await db.delete(tasks).where(owned(userId, id)).returning({ id: tasks.id })
+  const rows = await recorded(db, userId, 'task', 'delete', db.delete(tasks).where(owned(userId, id)).returning({ id: tasks.id }))
   return rows.length > 0
 }
 
 export async function clearCompleted(db: Database, userId: string): Promise<number> {
-  const rows = await db
+  const remove = db
     .delete(tasks)
     .where(and(eq(tasks.userId, userId), eq(tasks.completed, true)))
     .returning({ id: tasks.id })
-  return rows.length
+  return (await recorded(db, userId, 'task', 'delete', remove)).length
 }
 
 export async function taskStats(db: Database, userId: string) {

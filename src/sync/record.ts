@@ -1,0 +1,56 @@
+// The one place writes record their changes. Every write to a user's tasks (and lists) goes through
+// `recorded`, which wraps it in a single statement that also takes the next numbers from the user's
+// counter, upserts each object's row in the change log, and notifies every instance: the write and
+// its change commit together, in one round trip.
+//
+// Why a per-user counter under a row lock, and not a global sequence or a timestamp: a sequence
+// value (or now()) is taken before commit, so a change numbered 7 can become visible after a
+// reader has already seen 8 and moved its cursor past 7. The counter row's lock is held until the
+// writer commits, so the next writer of that user gets its number only after this one is visible:
+// a user's changes become visible in the order of their numbers.
+import { sql } from 'drizzle-orm'
+import type { TypedQueryBuilder } from 'drizzle-orm/query-builders/query-builder'
+import type { Database } from '../db/client'
+import type { syncKinds } from '../db/schema'
+
+/** The NOTIFY channel; a payload is `<seq> <user id>`, never anything a user wrote. */
+export const SYNC_CHANNEL = 'taskapi_sync'
+
+export type SyncKind = (typeof syncKinds)[number]
+
+/**
+ * Runs `write` (an INSERT, UPDATE or DELETE with a RETURNING that includes the object's `id`) and
+ * records a change for each row it returns: an upsert, or a tombstone when `op` is 'delete'.
+ * Returns the write's rows. When the write touches no row, nothing is numbered or notified.
+ */
+export async function recorded<Row extends { id: string }>(
+  db: Database,
+  userId: string,
+  kind: SyncKind,
+  op: 'upsert' | 'delete',
+  write: TypedQueryBuilder<any, Row[]>,
+): Promise<Row[]> {
+  const w = db.$with('w').as(write)
+  const c = db.$with('c', { n: sql<number>`n`.as('n') }).as(sql`select count(*) as n from ${w}`)
+  // Takes (or creates) the user's counter row and its lock, advanced by the number of changes.
+  const h = db
+    .$with('h', { seq: sql<number>`seq`.as('seq') })
+    .as(
+      sql`insert into sync_heads (user_id, seq) select ${userId}, c.n from ${c} where c.n > 0
+          on conflict (user_id) do update set seq = sync_heads.seq + excluded.seq returning seq`,
+    )
+  // Each object keeps one log row: its last change's number, and whether that change deleted it.
+  const l = db
+    .$with('l', { one: sql`1`.as('one') })
+    .as(
+      sql`insert into sync_log (user_id, object_id, kind, seq, deleted)
+          select ${userId}, w.id, ${kind}, h.seq - c.n + row_number() over (), ${op === 'delete'} from ${w}, ${h}, ${c}
+          on conflict (user_id, object_id) do update
+          set kind = excluded.kind, seq = excluded.seq, deleted = excluded.deleted, changed_at = excluded.changed_at`,
+    )
+  // Delivered at commit, to every instance's listener; they re-read the log from their cursors.
+  const n = db.$with('n', { one: sql`1`.as('one') }).as(sql`select pg_notify(${SYNC_CHANNEL}, h.seq || ' ' || ${userId}) from ${h}`)
+  // Data-modifying CTEs always run; the notify is a plain SELECT, so the main query refers to it.
+  const rows = await db.with(w, c, h, l, n).select().from(w).where(sql`exists (select from ${n})`)
+  return rows as unknown as Row[]
+}
