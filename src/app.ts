@@ -11,17 +11,21 @@ import { health } from './http/health'
 import { createRateLimits } from './http/rate-limit'
 import { requestContext } from './http/request'
 import type { Logger } from './log'
+import { createSync, type Sync } from './sync/hub'
+import { syncRoutes } from './sync/routes'
 import { registerFormats } from './tasks/formats'
 import { tasks } from './tasks/routes'
 
 export interface AppDeps {
-  config: Pick<Config, 'corsOrigins' | 'rateLimit' | 'trustProxy'>
+  config: Pick<Config, 'corsOrigins' | 'rateLimit' | 'trustProxy' | 'sync'>
   database: DatabaseHandle
   verify: Verifier
   log: Logger
+  /** The instance's event streams and listener; made from the config when not given. */
+  sync?: Sync
 }
 
-export function createApp({ config, database, verify, log }: AppDeps) {
+export function createApp({ config, database, verify, log, sync = createSync({ database, log, ...config.sync }) }: AppDeps) {
   registerFormats()
   // One set of budgets for the whole app: the three path families spend the same ones.
   const shared = { database, log, verify, limits: createRateLimits(config.rateLimit), trustProxy: config.trustProxy }
@@ -35,6 +39,7 @@ export function createApp({ config, database, verify, log }: AppDeps) {
     .use(tasks({ prefix: '/api/v1', ...shared }))
     .use(tasks({ prefix: '/api', ...shared }))
     .use(tasks({ prefix: '/api/:user_id', ...shared }))
+    .use(syncRoutes({ ...shared, sync }))
   known.routes = app.routes
   return app
 }
