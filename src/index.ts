@@ -10,6 +10,7 @@ import { openDatabase } from './db/client'
 import { migrate, migrationStatus } from './db/migrate'
 import { isUnavailable } from './db/errors'
 import { createLogger } from './log'
+import { createSync } from './sync/hub'
 import pkg from '../package.json'
 
 const usage = `taskapi ${pkg.version}: per-user tasks over a JSON REST API
@@ -40,7 +41,16 @@ async function serve(config: Config) {
     if (!isUnavailable(error)) throw error
     log.warn('database.unavailable_at_start', { driver: database.driver })
   }
-  const app = createApp({ config, database, verify: await createVerifier(config.jwt), log }).listen({
+  const sync = createSync({ database, log, ...config.sync })
+  // Every instance purges old tombstones now and then; batches skip rows another instance holds.
+  const purge = setInterval(() => {
+    sync.purge().then(
+      (purged) => purged > 0 && log.info('sync.purged', { tombstones: purged }),
+      (error: unknown) => log.warn('sync.purge_failed', { error: (error as Error)?.name }),
+    )
+  }, PURGE_EVERY_MS)
+  purge.unref()
+  const app = createApp({ config, database, verify: await createVerifier(config.jwt), log, sync }).listen({
     port: config.port,
     hostname: config.host,
   })
@@ -51,6 +61,10 @@ async function serve(config: Config) {
     if (stopping) return
     stopping = true
     log.info('server.stopping', { signal })
+    clearInterval(purge)
+    // Event streams never finish by themselves: they are ended first, so the wait below is only
+    // for ordinary requests (clients resume their streams elsewhere with Last-Event-ID).
+    await sync.close()
     // Requests in flight get until the deadline to finish; then their connections are closed.
     const deadline = setTimeout(() => void app.server?.stop(true), SHUTDOWN_GRACE_MS)
     await app.server?.stop(false)
@@ -62,6 +76,8 @@ async function serve(config: Config) {
   process.on('SIGTERM', () => void stop('SIGTERM'))
   process.on('SIGINT', () => void stop('SIGINT'))
 }
+
+const PURGE_EVERY_MS = 60 * 60 * 1000
 
 // Under the 10 s most orchestrators (Docker, Fly.io) wait before SIGKILL.
 const SHUTDOWN_GRACE_MS = 8000

@@ -15,7 +15,7 @@ export function readSse(res: Response): SseReader {
   const decoder = new TextDecoder()
   let buffer = ''
   let done = false
-  let pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined
+  let pending: ReturnType<typeof reader.read> | undefined
 
   const parse = (block: string): SseItem => {
     if (block.startsWith(':')) return { kind: 'comment', text: block.slice(1).trim() }
