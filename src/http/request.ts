@@ -25,7 +25,7 @@ export function noteUser(request: Request, userId: string) {
 }
 
 const exposed = ['ETag', 'Location', 'Link', 'X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'].join(', ')
-const allowedRequestHeaders = ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'X-Request-Id'].join(', ')
+const allowedRequestHeaders = ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'Last-Event-ID', 'X-Request-Id'].join(', ')
 const allowedMethods = 'GET, POST, PUT, PATCH, DELETE'
 
 export const requestContext = (options: { log: Logger; corsOrigins: readonly string[] }) => {

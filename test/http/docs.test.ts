@@ -7,6 +7,8 @@ const jsonType = /^application\/json(; ?charset=utf-8)?$/i
 const httpMethods = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']
 
 const canonical: Record<string, string[]> = {
+  '/api/v1/changes': ['get'],
+  '/api/v1/events': ['get'],
   '/api/v1/tasks': ['delete', 'get', 'post'],
   '/api/v1/tasks/stats': ['get'],
   '/api/v1/tasks/{id}': ['delete', 'get', 'patch', 'put'],
