@@ -47,7 +47,9 @@ for (const name of ['postgres', 'neon'] as const) {
       scratch = await scratchPostgres()
       for (let i = 0; i < 2; i++) handles.push(await openDatabase(databaseConfig({ DATABASE_URL: scratch.url, ...driverEnv[name]() })))
       await handles[0]!.ensureSchema()
-      ;[a, b] = await Promise.all(handles.map((handle) => createTestApp({ handle, drop: async () => {} })))
+      const apps = await Promise.all(handles.map((handle) => createTestApp({ handle, drop: async () => {} })))
+      a = apps[0]!
+      b = apps[1]!
     }, 60_000)
     afterAll(async () => {
       await Promise.all([a?.sync.close(), b?.sync.close()])
@@ -77,7 +79,7 @@ for (const name of ['postgres', 'neon'] as const) {
 }
 
 /** A database reached through a relay this test can cut and restore. */
-function relayFor(name: 'postgres' | 'neon', dbName: string) {
+function relayFor(name: 'postgres' | 'neon', dbName: string): { env: Record<string, string>; cut(): unknown; restore(): void; close(): unknown } {
   if (name === 'postgres') {
     const proxy = startTcpProxy(target())
     return { env: { DATABASE_URL: `postgres://postgres@127.0.0.1:${proxy.port}/${dbName}` }, cut: () => proxy.stop(), restore: () => proxy.start(), close: () => proxy.stop() }
