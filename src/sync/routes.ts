@@ -1,6 +1,6 @@
 // The 'sync' plugin: GET /changes (the change feed, paged) and GET /events (the same changes, live,
 // as Server-Sent Events). Only under /api/v1.
-import { Elysia } from 'elysia'
+import { Elysia, t } from 'elysia'
 import { decodeJwt } from 'jose'
 import { auth, type AuthOptions } from '../auth/plugin'
 import type { DatabaseHandle } from '../db/client'
@@ -8,7 +8,7 @@ import { commonErrors, Problem } from '../http/errors'
 import { decodeCursor, encodeCursor } from './cursor'
 import { readFeed } from './feed'
 import type { Sync } from './hub'
-import { ChangesPage, ChangesQuery, EventsQuery } from './model'
+import { ChangesPage, ChangesQuery, EventsQuery, StreamEvent } from './model'
 
 export interface SyncRoutesOptions extends AuthOptions {
   database: DatabaseHandle
@@ -51,7 +51,8 @@ export const syncRoutes = ({ database, sync, ...authOptions }: SyncRoutesOptions
       },
       {
         query: EventsQuery,
-        response: { 410: Problem, ...commonErrors },
+        // Typed as a stream of events, so Eden hands the client an async iterator of them.
+        response: { 200: t.Unsafe<AsyncGenerator<StreamEvent>>(StreamEvent), 410: Problem, ...commonErrors },
         detail: {
           summary: 'Live changes (Server-Sent Events)',
           description:

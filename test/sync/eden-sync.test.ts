@@ -30,16 +30,16 @@ for (const driver of drivers) {
         parseDate: false,
         headers: async () => ({ authorization: `Bearer ${await signToken({ sub: user }, { expiresIn: Math.floor(Date.now() / 1000) + 2 })}` }),
       }).api.v1
-      const server = async () => new Map((await json(await t.request('/api/v1/tasks?limit=1000', { as: user }))).map((task: { id: string }) => [task.id, task]))
+      const server = async () => new Map<string, unknown>((await json(await t.request('/api/v1/tasks?limit=1000', { as: user }))).map((task: { id: string }) => [task.id, task]))
       const write = (path: string, method: string, body?: unknown) => t.request(`/api/v1${path}`, { method, as: user, json: body })
       const converged = async (replica: TaskReplica, timeoutMs = 5000) => {
         const deadline = performance.now() + timeoutMs
         let want = await server()
-        while (performance.now() < deadline && !Bun.deepEquals(new Map(replica.tasks), want)) {
+        while (performance.now() < deadline && !Bun.deepEquals(new Map<string, unknown>(replica.tasks), want)) {
           await Bun.sleep(50)
           want = await server()
         }
-        expect(new Map(replica.tasks)).toEqual(want)
+        expect(new Map<string, unknown>(replica.tasks)).toEqual(want)
       }
 
       const ids: string[] = []
