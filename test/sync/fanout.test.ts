@@ -130,7 +130,28 @@ for (const name of ['postgres', 'neon'] as const) {
   })
 }
 
-describe('shutdown of a real process with open streams', () => {
+describe('a real process with open streams', () => {
+  test('a client that goes away frees its place at once', async () => {
+    const server = await startServer({ JWT_SECRET: SECRET, DATABASE_URL: 'memory://', EVENTS_MAX_STREAMS_PER_USER: '1' })
+    try {
+      const headers = { authorization: `Bearer ${await signToken({ sub: newUser() })}` }
+      for (let i = 0; i < 3; i++) {
+        const controller = new AbortController()
+        const res = await fetch(`${server.url}/api/v1/events`, { headers, signal: controller.signal })
+        expect(res.status).toBe(200)
+        expect(await readSse(res).next()).toMatchObject({ event: 'ready' })
+        const second = await fetch(`${server.url}/api/v1/events`, { headers })
+        expect(second.status).toBe(429)
+        await second.body?.cancel()
+        controller.abort()
+        await Bun.sleep(100)
+      }
+    } finally {
+      await server.stop('SIGKILL')
+    }
+  }, 60_000)
+
+
   test('SIGTERM ends every stream at once and the process exits 0 promptly', async () => {
     const server = await startServer({ JWT_SECRET: SECRET, DATABASE_URL: 'memory://' })
     try {
