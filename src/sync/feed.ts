@@ -35,6 +35,30 @@ export async function readFeed(db: Database, userId: string, since: SyncCursor |
   // The first snapshot page holds live objects only; the pages after it also hold the tombstones
   // of deletions made since the snapshot began (above its floor), or a client would keep them.
   const floor = since === null ? null : since.floor
+  const rows = await feedQuery(db, userId, after, floor, limit)
+
+  const { head: headSeq, purgedSeq } = rows[0]!
+  if (since) {
+    if (Math.max(since.seq, since.floor) < purgedSeq) throw expired()
+    if (since.seq > headSeq) throw new ApiError('INVALID_CURSOR', 'The cursor is not one of yours; start again without it')
+  }
+  const found = rows.filter((r) => r.seq !== null)
+  const hasMore = found.length > limit
+  if (hasMore) found.length = limit
+  const changes = found.map((r) => ({ seq: r.seq!, change: toChange(r.objectId!, r.deleted!, r.task) }))
+  const last = changes.at(-1)?.seq ?? after
+  const snapshotFloor = floor ?? headSeq
+  const next: SyncCursor = hasMore
+    ? { seq: last, floor: snapshotFloor > last ? snapshotFloor : 0, issued }
+    : { seq: Math.max(headSeq, after), floor: 0, issued }
+  return { changes, next, hasMore }
+}
+
+/**
+ * One page of the log after `after` joined to the objects' current rows, with the user's head and
+ * purge mark (one row even when nothing changed). `floor` null: live objects only.
+ */
+export function feedQuery(db: Database, userId: string, after: number, floor: number | null, limit: number) {
   const head = db
     .select({
       seq: sql<number>`coalesce(max(${syncHeads.seq}), 0)`.mapWith(Number).as('head_seq'),
@@ -56,29 +80,12 @@ export async function readFeed(db: Database, userId: string, since: SyncCursor |
     .orderBy(syncLog.seq)
     .limit(limit + 1)
     .as('page')
-  // One row even when nothing changed, so the head always comes back.
-  const rows = await db
+  return db
     .select({ head: head.seq, purgedSeq: head.purgedSeq, seq: page.seq, kind: page.kind, objectId: page.objectId, deleted: page.deleted, task: tasks })
     .from(head)
     .leftJoin(page, sql`true`)
     .leftJoin(tasks, and(eq(page.kind, 'task'), eq(tasks.id, page.objectId), eq(tasks.userId, userId)))
     .orderBy(page.seq)
-
-  const { head: headSeq, purgedSeq } = rows[0]!
-  if (since) {
-    if (Math.max(since.seq, since.floor) < purgedSeq) throw expired()
-    if (since.seq > headSeq) throw new ApiError('INVALID_CURSOR', 'The cursor is not one of yours; start again without it')
-  }
-  const found = rows.filter((r) => r.seq !== null)
-  const hasMore = found.length > limit
-  if (hasMore) found.length = limit
-  const changes = found.map((r) => ({ seq: r.seq!, change: toChange(r.objectId!, r.deleted!, r.task) }))
-  const last = changes.at(-1)?.seq ?? after
-  const snapshotFloor = floor ?? headSeq
-  const next: SyncCursor = hasMore
-    ? { seq: last, floor: snapshotFloor > last ? snapshotFloor : 0, issued }
-    : { seq: Math.max(headSeq, after), floor: 0, issued }
-  return { changes, next, hasMore }
 }
 
 // A live log row whose object is gone (written around the log, e.g. by an instance of the previous
