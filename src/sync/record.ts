@@ -1,4 +1,4 @@
-// The one place writes record their changes. Every write to a user's tasks (and lists) goes through
+// The one place writes record their changes. Every write to a user's tasks and lists goes through
 // `recorded`, which wraps it in a single statement that also takes the next numbers from the user's
 // counter, upserts each object's row in the change log, and notifies every instance: the write and
 // its change commit together, in one round trip.
@@ -8,7 +8,11 @@
 // reader has already seen 8 and moved its cursor past 7. The counter row's lock is held until the
 // writer commits, so the next writer of that user gets its number only after this one is visible:
 // a user's changes become visible in the order of their numbers.
-import { sql } from 'drizzle-orm'
+//
+// The counter row is the last lock the statement takes (after the written rows'), so a transaction
+// that records more than one change must record them all in its last statement (`also`), or it
+// could deadlock with a single-statement writer holding a row it still needs.
+import { sql, type SQL } from 'drizzle-orm'
 import type { TypedQueryBuilder } from 'drizzle-orm/query-builders/query-builder'
 import type { Database } from '../db/client'
 import type { syncKinds } from '../db/schema'
@@ -17,21 +21,42 @@ import type { syncKinds } from '../db/schema'
 export const SYNC_CHANNEL = 'taskapi_sync'
 
 export type SyncKind = (typeof syncKinds)[number]
+type Op = 'upsert' | 'delete'
+
+/** More changes recorded by the same statement: another write's rows, or objects already written. */
+export type AlsoChanged = { kind: SyncKind; op: Op } & ({ write: TypedQueryBuilder<any, { id: string }[]> } | { ids: readonly string[] })
 
 /**
  * Runs `write` (an INSERT, UPDATE or DELETE with a RETURNING that includes the object's `id`) and
- * records a change for each row it returns: an upsert, or a tombstone when `op` is 'delete'.
- * Returns the write's rows. When the write touches no row, nothing is numbered or notified.
+ * records a change for each row it returns: an upsert, or a tombstone when `op` is 'delete'; and
+ * for each object in `also`. Returns the write's rows. When nothing changed, nothing is numbered
+ * or notified.
  */
 export async function recorded<Row extends { id: string }>(
   db: Database,
   userId: string,
   kind: SyncKind,
-  op: 'upsert' | 'delete',
+  op: Op,
   write: TypedQueryBuilder<any, Row[]>,
+  also: readonly AlsoChanged[] = [],
 ): Promise<Row[]> {
   const w = db.$with('w').as(write)
-  const c = db.$with('c', { n: sql<number>`n`.as('n') }).as(sql`select count(*) as n from ${w}`)
+  const extra = also.map((a, i) => ({ ...a, cte: 'write' in a ? db.$with(`w${i + 1}`).as(a.write) : undefined }))
+  // Kinds and ops are the code's own constants: written as literals, so every branch of the union
+  // has the same column types.
+  const changed = (source: SQL, k: SyncKind, o: Op) => sql`select id, ${sql.raw(`'${k}'`)} as kind, ${sql.raw(String(o === 'delete'))} as deleted from ${source}`
+  const parts = [
+    changed(sql`${w}`, kind, op),
+    ...extra.map((a) =>
+      a.cte
+        ? changed(sql`${a.cte}`, a.kind, a.op)
+        : changed(sql`(select unnest(string_to_array(${(a as { ids: readonly string[] }).ids.join(',')}, ','))::uuid as id) as given`, a.kind, a.op),
+    ),
+  ]
+  const ch = db
+    .$with('ch', { id: sql<string>`id`.as('id') })
+    .as(sql.join(parts, sql` union all `))
+  const c = db.$with('c', { n: sql<number>`n`.as('n') }).as(sql`select count(*) as n from ${ch}`)
   // Takes (or creates) the user's counter row and its lock, advanced by the number of changes.
   const h = db
     .$with('h', { seq: sql<number>`seq`.as('seq') })
@@ -44,13 +69,14 @@ export async function recorded<Row extends { id: string }>(
     .$with('l', { one: sql`1`.as('one') })
     .as(
       sql`insert into sync_log (user_id, object_id, kind, seq, deleted)
-          select ${userId}, w.id, ${kind}, h.seq - c.n + row_number() over (), ${op === 'delete'} from ${w}, ${h}, ${c}
+          select ${userId}, ch.id, ch.kind, h.seq - c.n + row_number() over (), ch.deleted from ${ch}, ${h}, ${c}
           on conflict (user_id, object_id) do update
           set kind = excluded.kind, seq = excluded.seq, deleted = excluded.deleted, changed_at = excluded.changed_at`,
     )
   // Delivered at commit, to every instance's listener; they re-read the log from their cursors.
   const n = db.$with('n', { one: sql`1`.as('one') }).as(sql`select pg_notify(${SYNC_CHANNEL}, h.seq || ' ' || ${userId}) from ${h}`)
   // Data-modifying CTEs always run; the notify is a plain SELECT, so the main query refers to it.
-  const rows = await db.with(w, c, h, l, n).select().from(w).where(sql`exists (select from ${n})`)
+  const ctes = [w, ...extra.flatMap((a) => (a.cte ? [a.cte] : [])), ch, c, h, l, n]
+  const rows = await db.with(...ctes).select().from(w).where(sql`exists (select from ${n})`)
   return rows as unknown as Row[]
 }
