@@ -1,7 +1,8 @@
 // Fan-out across instances: two service instances on one Postgres (Bun.SQL and the Neon driver),
 // a change committed through either reaching every open stream of that user within a second; the
 // listener surviving the database going away (changes committed meanwhile arrive after it
-// returns); and a real process ending its streams at once on SIGTERM.
+// returns; a stream opened meanwhile is a quick 503); and a real process freeing a stream's place
+// when its client goes, and ending every stream at once on SIGTERM.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { openDatabase, type DatabaseHandle } from '../../src/db/client'
 import { createTestApp, json, newUser, signToken, SECRET, type TestApp } from '../support/app'
@@ -111,6 +112,12 @@ for (const name of ['postgres', 'neon'] as const) {
 
         await relay.cut()
         await Bun.sleep(300)
+        // A new stream while the database is away: a quick 503, never a hang or a 500.
+        const started = performance.now()
+        const refused = await served.request('/api/v1/events', { as: newUser() })
+        expect(refused.status, await refused.clone().text()).toBe(503)
+        expect(refused.headers.get('retry-after')).toBe('5')
+        expect(performance.now() - started).toBeLessThan(3500)
         const during = await create(writer, user, 'during the outage')
         await Bun.sleep(500)
         relay.restore()
