@@ -5,7 +5,8 @@
 //   bun bench/load.ts                      # PGlite (in memory)
 //   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test bun bench/load.ts
 //
-// Options (environment): BENCH_SECONDS (5 per scenario), BENCH_CONCURRENCY (32).
+// Options (environment): BENCH_SECONDS (5 per scenario), BENCH_CONCURRENCY (32), BENCH_EVENTS=1
+// (an event stream open for every user during the runs, so every write also sends a NOTIFY).
 import { SignJWT } from 'jose'
 import { readFileSync } from 'node:fs'
 import { scratchPostgres } from '../test/support/databases'
@@ -65,6 +66,14 @@ try {
       }),
     )
   }
+  // Streams are read to the end in the background: every write then reaches one of them.
+  const streams = process.env.BENCH_EVENTS === '1' ? await Promise.all(users.map((_, u) => fetch(`${server.url}/api/v1/events`, { headers: headers(u) }))) : []
+  let delivered = 0
+  for (const stream of streams) {
+    void (async () => {
+      for await (const chunk of stream.body!) delivered += new TextDecoder().decode(chunk).split('event: change').length - 1
+    })().catch(() => {})
+  }
   const rssIdle = rssMiB(server.proc.pid)
   const results = [
     await run('GET /healthz', () => fetch(`${server.url}/healthz`)),
@@ -77,6 +86,7 @@ try {
   console.log(`driver: ${scratch ? 'postgres (Bun.SQL)' : 'pglite (in memory)'}; ${concurrency} concurrent clients, ${seconds} s per scenario; bun ${Bun.version}`)
   console.table(results)
   console.log(`server RSS: ${rssIdle.toFixed(0)} MiB after seeding, ${rssPeak.toFixed(0)} MiB after the runs`)
+  if (streams.length > 0) console.log(`${streams.length} event streams open (one per user): ${delivered} change events delivered`)
 } catch (error) {
   // A failed run says why the server went away, if it did.
   console.error(String(error), '\nserver exit:', server.proc.exitCode ?? server.proc.signalCode, '\n', server.stderr().slice(-4000))

@@ -1,7 +1,8 @@
 CREATE TABLE "sync_heads" (
 	"user_id" text PRIMARY KEY NOT NULL,
 	"seq" bigint NOT NULL,
-	"purged_seq" bigint DEFAULT 0 NOT NULL
+	"purged_seq" bigint DEFAULT 0 NOT NULL,
+	"listened_until" timestamp (3) with time zone
 );
 --> statement-breakpoint
 CREATE TABLE "sync_log" (
@@ -15,7 +16,8 @@ CREATE TABLE "sync_log" (
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX "sync_log_user_seq_idx" ON "sync_log" USING btree ("user_id","seq");--> statement-breakpoint
-CREATE INDEX "sync_log_tombstones_idx" ON "sync_log" USING btree ("changed_at") WHERE "sync_log"."deleted";--> statement-breakpoint
+CREATE INDEX "sync_log_tombstones_idx" ON "sync_log" USING btree ("changed_at") WHERE "sync_log"."deleted";
+--> statement-breakpoint
 -- Existing tasks enter the feed as upserts, numbered per user in the order they last changed, so
 -- a client's first snapshot holds everything written before the upgrade.
 INSERT INTO "sync_log" ("user_id", "object_id", "kind", "seq", "deleted", "changed_at")

@@ -46,11 +46,15 @@ export type TaskRow = typeof tasks.$inferSelect
 // numbered by that user's counter, taken under the counter row's lock, so they become visible in
 // number order: no change can appear behind a cursor already handed out.
 
-/** Each user's last change number, and the highest one whose tombstone has been purged. */
+/**
+ * Each user's last change number, the highest one whose tombstone has been purged, and until when
+ * some instance has an event stream of theirs open (only then does a write send a NOTIFY).
+ */
 export const syncHeads = pgTable('sync_heads', {
   userId: text('user_id').primaryKey(),
   seq: bigint('seq', { mode: 'number' }).notNull(),
   purgedSeq: bigint('purged_seq', { mode: 'number' }).notNull().default(0),
+  listenedUntil: instant('listened_until'),
 })
 
 export const syncKinds = ['task', 'list'] as const

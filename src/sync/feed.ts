@@ -96,6 +96,20 @@ function toChange(id: string, deleted: boolean, task: typeof tasks.$inferSelect 
 
 const expired = () => new ApiError('CURSOR_EXPIRED', 'The cursor is older than the change history kept; start again without `since`')
 
+/**
+ * Marks users as having an event stream open until `ttlS` seconds from now (the database's clock),
+ * so their writes send a NOTIFY. Rows are taken in id order, so two instances refreshing at once
+ * cannot deadlock.
+ */
+export async function listenFor(db: Database, userIds: readonly string[], ttlS: number): Promise<void> {
+  if (userIds.length === 0) return
+  const until = sql`now() + make_interval(secs => ${ttlS})`
+  await db
+    .insert(syncHeads)
+    .values([...userIds].sort().map((userId) => ({ userId, seq: 0, listenedUntil: until })))
+    .onConflictDoUpdate({ target: syncHeads.userId, set: { listenedUntil: sql`greatest(${syncHeads.listenedUntil}, excluded.listened_until)` } })
+}
+
 /** The user's current change number (0 before the first change). */
 export async function currentSeq(db: Database, userId: string): Promise<number> {
   const [row] = await db.select({ seq: syncHeads.seq }).from(syncHeads).where(eq(syncHeads.userId, userId))

@@ -1,5 +1,6 @@
 // The sync hub of one instance: its open event streams, the one LISTEN connection that wakes them
-// when any instance commits a change for their user, and the periodic purge of old tombstones.
+// when any instance commits a change for their user (whose writes notify because the hub marks
+// them as listened to), and the purge of old tombstones.
 // A notification carries only `<seq> <user id>`: a woken stream re-reads the log from its own
 // cursor, so a coalesced, late or lost notification (the listener was reconnecting) loses nothing:
 // every (re)connection of the listener wakes every stream to re-read.
@@ -8,7 +9,7 @@ import type { DatabaseHandle, Subscription } from '../db/client'
 import { ApiError } from '../http/errors'
 import type { Logger } from '../log'
 import { encodeCursor, type SyncCursor } from './cursor'
-import { currentSeq, purgeTombstones, readFeed, type FeedOptions } from './feed'
+import { currentSeq, listenFor, purgeTombstones, readFeed, type FeedOptions } from './feed'
 import type { StreamEvent } from './model'
 import { SYNC_CHANNEL } from './record'
 
@@ -64,6 +65,10 @@ class Waiter {
 
 const PAGE = 500
 const HEARTBEAT_MS = 10_000
+// A user with a stream open here is marked as listened to for LISTENED_TTL_S, renewed every
+// RENEW_MS: an instance that dies stops costing their writes a NOTIFY within minutes.
+const LISTENED_TTL_S = 300
+const RENEW_MS = 60_000
 const keepAlive = new TextEncoder().encode(': keep-alive\n\n')
 
 export type Sync = ReturnType<typeof createSync>
@@ -81,16 +86,33 @@ export function createSync({ database, log, retentionDays, maxStreamsPerUser, he
     const seq = Number(payload.slice(0, space))
     for (const waiter of streams.get(payload.slice(space + 1)) ?? []) if (seq > waiter.position) waiter.wake('change')
   }
+  /** Renews the marks of every user with a stream open here. */
+  const renew = () =>
+    listenFor(database.db, [...streams.keys()], LISTENED_TTL_S).catch((error: unknown) => {
+      log.warn('sync.renew_failed', { error: (error as Error)?.name })
+    })
+  let renewing: Timer | undefined
   const onListen = () => {
     log.info('sync.listening')
-    for (const waiter of everyStream()) waiter.wake('change')
+    // After an outage the marks may have lapsed: renew them before the streams re-read, so a write
+    // committed after a stream's read is sure to notify.
+    void renew().then(() => {
+      for (const waiter of everyStream()) waiter.wake('change')
+    })
   }
   /** Starts the listener on the first stream; a failed start is retried by the next stream. */
   const listen = () =>
-    (listening ??= database.listen(SYNC_CHANNEL, onNotify, onListen).catch((error: unknown) => {
-      listening = undefined
-      throw error
-    }))
+    (listening ??= database.listen(SYNC_CHANNEL, onNotify, onListen).then(
+      (subscription) => {
+        renewing ??= setInterval(() => void renew(), RENEW_MS)
+        renewing.unref()
+        return subscription
+      },
+      (error: unknown) => {
+        listening = undefined
+        throw error
+      },
+    ))
 
   async function* events(userId: string, since: SyncCursor | null, expiresAt: number, signal: AbortSignal): AsyncGenerator<StreamEvent> {
     if (closed) throw new ApiError('SERVICE_UNAVAILABLE', 'The service is shutting down')
@@ -105,8 +127,10 @@ export function createSync({ database, log, retentionDays, maxStreamsPerUser, he
     signal.addEventListener('abort', abort)
     let started = false
     try {
-      // Listening before the first read: a change committed after that read is then sure to wake us.
+      // Listening, and marked as listened to, before the first read: a change committed after
+      // that read is then sure to wake us.
       await listen()
+      await listenFor(database.db, [userId], LISTENED_TTL_S)
       let cursor = since ?? { seq: await currentSeq(database.db, userId), floor: 0, issued: Math.floor(now() / 1000) }
       if (!since) {
         const id = encodeCursor(cursor)
@@ -166,6 +190,7 @@ export function createSync({ database, log, retentionDays, maxStreamsPerUser, he
     /** Ends every stream at once (graceful shutdown must not wait for them) and stops listening. */
     async close() {
       closed = true
+      clearInterval(renewing)
       for (const waiter of everyStream()) waiter.wake('closed')
       const subscription = await listening?.catch(() => undefined)
       listening = undefined

@@ -9,6 +9,10 @@
 // writer commits, so the next writer of that user gets its number only after this one is visible:
 // a user's changes become visible in the order of their numbers.
 //
+// A write notifies only users some instance has registered as listened to (see `listenFor`): the
+// registration updates the same counter row, so a write either sees it (and notifies) or commits
+// before it, and so before the stream's first read.
+//
 // The counter row is the last lock the statement takes (after the written rows'), so a transaction
 // that records more than one change must record them all in its last statement (`also`), or it
 // could deadlock with a single-statement writer holding a row it still needs.
@@ -58,11 +62,12 @@ export async function recorded<Row extends { id: string }>(
     .as(sql.join(parts, sql` union all `))
   const c = db.$with('c', { n: sql<number>`n`.as('n') }).as(sql`select count(*) as n from ${ch}`)
   // Takes (or creates) the user's counter row and its lock, advanced by the number of changes.
+  // RETURNING reads the row as locked, so it sees a stream registration committed just before.
   const h = db
     .$with('h', { seq: sql<number>`seq`.as('seq') })
     .as(
       sql`insert into sync_heads (user_id, seq) select ${userId}, c.n from ${c} where c.n > 0
-          on conflict (user_id) do update set seq = sync_heads.seq + excluded.seq returning seq`,
+          on conflict (user_id) do update set seq = sync_heads.seq + excluded.seq returning seq, listened_until`,
     )
   // Each object keeps one log row: its last change's number, and whether that change deleted it.
   const l = db
@@ -74,9 +79,14 @@ export async function recorded<Row extends { id: string }>(
           set kind = excluded.kind, seq = excluded.seq, deleted = excluded.deleted, changed_at = excluded.changed_at`,
     )
   // Delivered at commit, to every instance's listener; they re-read the log from their cursors.
-  const n = db.$with('n', { one: sql`1`.as('one') }).as(sql`select pg_notify(${SYNC_CHANNEL}, h.seq || ' ' || ${userId}) from ${h}`)
+  // Only while some instance has a stream of this user's open: a NOTIFY serializes the commits of
+  // every notifying transaction on the server (Postgres takes one global lock for it until the
+  // commit is flushed), so writes nobody is waiting for do not pay for it.
+  const n = db
+    .$with('n', { one: sql`1`.as('one') })
+    .as(sql`select pg_notify(${SYNC_CHANNEL}, h.seq || ' ' || ${userId}) from ${h} where h.listened_until > now()`)
   // Data-modifying CTEs always run; the notify is a plain SELECT, so the main query refers to it.
   const ctes = [w, ...extra.flatMap((a) => (a.cte ? [a.cte] : [])), ch, c, h, l, n]
-  const rows = await db.with(...ctes).select().from(w).where(sql`exists (select from ${n})`)
+  const rows = await db.with(...ctes).select().from(w).where(sql`(select count(*) from ${n}) >= 0`)
   return rows as unknown as Row[]
 }

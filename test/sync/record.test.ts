@@ -1,10 +1,12 @@
 // The one recording helper: a statement's changes get consecutive numbers from the user's counter,
 // one log row per object (tombstones for deletes), other writes and already-written objects
-// recorded with it (`also`), and nothing at all when nothing was written.
+// recorded with it (`also`), and nothing at all when nothing was written. A NOTIFY only for a user
+// some instance has marked as listened to, carrying only the change number and the user id.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { and, asc, eq } from 'drizzle-orm'
 import { syncHeads, syncLog, tasks } from '../../src/db/schema'
-import { recorded } from '../../src/sync/record'
+import { listenFor } from '../../src/sync/feed'
+import { recorded, SYNC_CHANNEL } from '../../src/sync/record'
 import { newUser } from '../support/app'
 import { drivers, type TestDatabase } from '../support/databases'
 
@@ -43,6 +45,34 @@ for (const driver of drivers) {
       expect(after.find((r) => r.id === first)).toMatchObject({ deleted: true, seq: 4 })
       expect(after.filter((r) => !r.deleted).map((r) => r.id).sort()).toEqual([second, third].sort())
       expect(await head()).toBe(6)
+    })
+
+    test('a write notifies only while its user is marked as listened to, with "<seq> <user>" only', async () => {
+      const { db } = database.handle
+      const user = newUser('with space')
+      const heard: string[] = []
+      const subscription = await database.handle.listen(SYNC_CHANNEL, (payload) => heard.push(payload), () => {})
+      const create = (title: string) =>
+        recorded(db, user, 'task', 'upsert', db.insert(tasks).values({ id: Bun.randomUUIDv7(), userId: user, title }).returning())
+      try {
+        await create('nobody listens')
+        await Bun.sleep(300)
+        expect(heard).toEqual([])
+
+        await listenFor(db, [user], 60)
+        await create('someone listens')
+        const deadline = performance.now() + 2000
+        while (heard.length === 0 && performance.now() < deadline) await Bun.sleep(20)
+        expect(heard).toEqual([`2 ${user}`])
+
+        // The mark lapses (an instance that died stops renewing it).
+        await db.update(syncHeads).set({ listenedUntil: new Date(Date.now() - 1000) }).where(eq(syncHeads.userId, user))
+        await create('nobody anymore')
+        await Bun.sleep(300)
+        expect(heard).toEqual([`2 ${user}`])
+      } finally {
+        await subscription.close()
+      }
     })
   })
 }
