@@ -6,14 +6,19 @@ import type { Config } from './config'
 import type { DatabaseHandle } from './db/client'
 import { rawBody } from './http/body'
 import { docs } from './http/docs'
+import { api } from './http/api'
 import { errors } from './http/errors'
+import { registerFormats } from './http/formats'
 import { health } from './http/health'
+import { accessLog } from './http/access-log'
+import { cors } from './http/cors'
 import { createRateLimits } from './http/rate-limit'
-import { requestContext } from './http/request'
+import { requestId } from './http/request'
+import { responseHeaders } from './http/response-headers'
+import { routing } from './http/routing'
 import type { Logger } from './log'
 import { createSync, type Sync } from './sync/hub'
 import { syncRoutes } from './sync/routes'
-import { registerFormats } from './tasks/formats'
 import { tasks } from './tasks/routes'
 
 export interface AppDeps {
@@ -27,21 +32,23 @@ export interface AppDeps {
 
 export function createApp({ config, database, verify, log, sync = createSync({ database, log, ...config.sync }) }: AppDeps) {
   registerFormats()
-  // One set of budgets for the whole app: the three path families spend the same ones.
-  const shared = { database, log, verify, limits: createRateLimits(config.rateLimit), trustProxy: config.trustProxy }
-  const known = { routes: [] as readonly { method: string; path: string }[] }
-  const app = new Elysia({ normalize: false })
-    .use(requestContext({ log, corsOrigins: config.corsOrigins }))
-    .use(errors({ log, known }))
+  // One base for every /api feature, so the three path families spend the same request budgets.
+  const base = api({ database, log, verify, limits: createRateLimits(config.rateLimit), trustProxy: config.trustProxy })
+  return new Elysia({ normalize: false })
+    .use(requestId)
+    .use(responseHeaders)
+    .use(cors(config.corsOrigins))
+    .use(accessLog(log))
+    // routing answers unmatched paths before errors' catch-all onError.
+    .use(routing)
+    .use(errors({ log }))
     .use(rawBody)
     .use(health(database))
     .use(docs())
-    .use(tasks({ prefix: '/api/v1', ...shared }))
-    .use(tasks({ prefix: '/api', ...shared }))
-    .use(tasks({ prefix: '/api/:user_id', ...shared }))
-    .use(syncRoutes({ ...shared, sync }))
-  known.routes = app.routes
-  return app
+    .use(tasks(base, '/api/v1'))
+    .use(tasks(base, '/api'))
+    .use(tasks(base, '/api/:user_id'))
+    .use(syncRoutes(base, sync))
 }
 
 export type App = ReturnType<typeof createApp>

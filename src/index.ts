@@ -7,6 +7,7 @@ import { createApp } from './app'
 import { createVerifier, type Verifier } from './auth/verify'
 import { ConfigError, loadConfig, type Config } from './config'
 import { openDatabase } from './db/client'
+import { nullDatabase } from './db/null'
 import { migrate, migrationStatus } from './db/migrate'
 import { isUnavailable } from './db/errors'
 import { createLogger } from './log'
@@ -144,13 +145,7 @@ function defaultHealthUrl({ host, port }: Config) {
 async function openapi(args: string[]) {
   parseArgs({ args, options: {} })
   const config = loadConfig({ NODE_ENV: 'development', LOG_LEVEL: 'silent' })
-  // Bun's Postgres client connects on its first query, and the document needs none: this handle
-  // never opens a connection (its address is a closed port, should a route ever try).
-  const database = await openDatabase({
-    driver: 'postgres',
-    url: 'postgres://openapi@127.0.0.1:1/none',
-    pool: { max: 1, connectTimeoutS: 1, statementTimeoutMs: 0 },
-  })
+  const database = nullDatabase()
   const verify: Verifier = () => Promise.reject(new Error('taskapi openapi serves no requests'))
   const app = createApp({ config, database, verify, log: createLogger('silent') })
   try {

@@ -39,10 +39,12 @@ export const auth = ({ verify, log, limits, trustProxy }: AuthOptions) =>
     noteUser(request, userId)
     limits.user(userId, set.headers as Record<string, string>)
 
-    const pathUser = (params as Record<string, string | undefined> | undefined)?.user_id
-    if (pathUser !== undefined && pathUser !== userId) {
-      log.warn('authz.denied', { request_id: requestIdOf(request), user_id: userId, target: `user:${pathUser.slice(0, 255)}` })
-      throw new ApiError('FORBIDDEN', 'This path belongs to another user')
+    /** The 403 for something that belongs to another user, logged as authz.denied. */
+    const forbidden = (target: string, detail: string) => {
+      log.warn('authz.denied', { request_id: requestIdOf(request), user_id: userId, target })
+      return new ApiError('FORBIDDEN', detail)
     }
-    return { userId }
+    const pathUser = (params as Record<string, string | undefined> | undefined)?.user_id
+    if (pathUser !== undefined && pathUser !== userId) throw forbidden(`user:${pathUser.slice(0, 255)}`, 'This path belongs to another user')
+    return { userId, forbidden }
   })

@@ -22,7 +22,7 @@ export type Database = PgDatabase<PgQueryResultHKT>
 
 export interface DatabaseHandle {
   readonly db: Database
-  readonly driver: DatabaseConfig['driver']
+  readonly driver: DatabaseConfig['driver'] | 'none'
   /**
    * Resolves once the schema is migrated. A failed attempt (the database was away) is retried by
    * the next call, so a service that started without its database heals when it comes back.

@@ -2,6 +2,8 @@
 // error codes: driver messages can carry SQL parameters, and so task text.
 // 08: connection exceptions; 53: out of resources; 57P01-03: shutting down; 57014: canceled by
 // statement_timeout (the database is too busy to answer in time).
+import { DrizzleQueryError } from 'drizzle-orm/errors'
+
 const unavailableSqlStates = /^(08|53|57P0[1-3]|57014)/
 const unavailableCodes = new Set([
   'ECONNREFUSED',
@@ -36,6 +38,16 @@ export function databaseState(error: unknown): { sqlState?: string; code?: strin
     e = any.cause
   }
   return {}
+}
+
+/**
+ * What a failure says about the database, or null when it did not come from there: whether it is
+ * away (retry later) and its codes, the only things that may be logged of it.
+ */
+export function databaseFailure(error: unknown): { unavailable: boolean; sqlState?: string; code?: string } | null {
+  const state = databaseState(error)
+  if (!(error instanceof DrizzleQueryError) && state.sqlState === undefined && state.code === undefined) return null
+  return { unavailable: isUnavailable(error), ...state }
 }
 
 export function isUnavailable(error: unknown): boolean {

@@ -1,11 +1,12 @@
 // The one error type, its code-to-status map, the contract's problem body, and the plugin that turns
-// every failure (ours, Elysia's, the database's) into that body.
+// every failure (ours, Elysia's, the database's) into that body. Which database failures mean
+// "away, retry" is src/db/errors.ts's call; 404 / 405 / OPTIONS for unmatched paths is routing.ts's.
 import { ValueErrorType } from '@sinclair/typebox/errors'
-import { DrizzleQueryError } from 'drizzle-orm/errors'
-import { Type } from '@sinclair/typebox'
-import { Elysia, t, type Static } from 'elysia'
+import { Type, type TObject, type TSchema, type TUnion } from '@sinclair/typebox'
+import { Elysia, status, t, type Context, type Static } from 'elysia'
 import type { Logger } from '../log'
-import { databaseState, isUnavailable } from '../db/errors'
+import { literals, type Literals } from './schema'
+import { databaseFailure } from '../db/errors'
 import { requestIdOf } from './request'
 
 const codes = {
@@ -32,19 +33,17 @@ export type ErrorCode = keyof typeof codes
 export const FieldError = t.Object({ field: t.String(), message: t.String() })
 export type FieldError = Static<typeof FieldError>
 
-export const Problem = t.Object(
-  {
-    title: t.String(),
-    status: Type.Integer(),
-    detail: t.String(),
-    error_code: t.String(),
-    status_code: Type.Integer(),
-    request_id: t.String(),
-    errors: t.Optional(t.Array(FieldError)),
-  },
-  { description: 'RFC 9457 problem details, plus the fields older clients read' },
-)
-export type Problem = Static<typeof Problem>
+const problemFields = {
+  title: t.String(),
+  status: Type.Integer(),
+  detail: t.String(),
+  error_code: t.String(),
+  status_code: Type.Integer(),
+  request_id: t.String(),
+  errors: t.Optional(t.Array(FieldError)),
+}
+
+export type Problem = Static<TObject<typeof problemFields>>
 
 export class ApiError extends Error {
   override name = 'ApiError'
@@ -65,69 +64,75 @@ export function problem(code: ErrorCode, detail: string, requestId: string, erro
   return { title, status, detail, error_code: code, status_code: status, request_id: requestId, ...(errors && { errors }) }
 }
 
-// The responses every route may give, for its `response` map (and so for OpenAPI and Eden).
-export const commonErrors = {
-  400: Problem,
-  401: Problem,
-  429: Problem,
-  500: Problem,
-  503: Problem,
+type StatusOf<C extends ErrorCode> = (typeof codes)[C][0]
+/** The codes of `C` (a tuple) that answer with status `S`, in order. */
+type WithStatus<C extends readonly ErrorCode[], S> = C extends readonly [infer H extends ErrorCode, ...infer R extends readonly ErrorCode[]]
+  ? StatusOf<H> extends S
+    ? [H, ...WithStatus<R, S>]
+    : WithStatus<R, S>
+  : []
+
+type CodeSchema<C extends readonly ErrorCode[]> = Literals<C> extends infer L extends TSchema[] ? TUnion<L> : never
+type ProblemOf<C extends readonly ErrorCode[]> = TObject<Omit<typeof problemFields, 'error_code'> & { error_code: CodeSchema<C> }>
+
+/** The problem body whose `error_code` is one of `codes`. */
+const problemOf = <const C extends readonly ErrorCode[]>(codes: C) =>
+  t.Object(
+    { ...problemFields, error_code: t.Union(literals(codes) as TSchema[]) },
+    { description: `RFC 9457 problem details, plus the fields older clients read. error_code: ${codes.join(', ')}` },
+  ) as unknown as ProblemOf<C>
+
+/**
+ * The error part of a route's `response` map: one problem schema per status, naming the codes that
+ * route can answer with, all from the one code table (so OpenAPI lists them and Eden narrows by them).
+ */
+export function errorResponses<const C extends readonly ErrorCode[]>(...given: C) {
+  const byStatus = new Map<number, ErrorCode[]>()
+  for (const code of given) byStatus.set(codes[code][0], [...(byStatus.get(codes[code][0]) ?? []), code])
+  return Object.fromEntries([...byStatus].map(([status, list]) => [status, problemOf(list)])) as unknown as {
+    [S in StatusOf<C[number]>]: ProblemOf<WithStatus<C, S>>
+  }
 }
 
 // Every 503 says when to come back: the database or the token issuer is away, briefly we hope.
 const UNAVAILABLE_RETRY_AFTER_S = '5'
 
-/** `known.routes` is filled in once the app is built; it is read on the first unmatched request. */
-export const errors = ({ log, known }: { log: Logger; known: { routes: readonly Route[] } }) => {
-  let table: ReturnType<typeof routeTable> | undefined
-  return new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ code, error, request, set, status, path }) => {
-    const requestId = requestIdOf(request)
-    set.headers['content-type'] = 'application/problem+json'
-    const send = (err: ApiError) => {
-      Object.assign(set.headers, err.options.headers)
-      if (err.code === 'SERVICE_UNAVAILABLE') set.headers['retry-after'] ??= UNAVAILABLE_RETRY_AFTER_S
-      return status(err.status as 400, problem(err.code, err.detail, requestId, err.options.errors))
-    }
+/** Answers with `error` as the contract's problem body, with its headers. */
+export function sendProblem(set: Context['set'], request: Request, error: ApiError) {
+  set.headers['content-type'] = 'application/problem+json'
+  Object.assign(set.headers, error.options.headers)
+  if (error.code === 'SERVICE_UNAVAILABLE') set.headers['retry-after'] ??= UNAVAILABLE_RETRY_AFTER_S
+  return status(error.status as 400, problem(error.code, error.detail, requestIdOf(request), error.options.errors))
+}
 
+/** Maps every failure (ours, Elysia's, the database's) to its problem body, logging what is ours to fix. */
+export const errors = ({ log }: { log: Logger }) =>
+  new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ code, error, request, set }) => {
+    const send = (err: ApiError) => sendProblem(set, request, err)
     if (error instanceof ApiError) return send(error)
     switch (code) {
       case 'VALIDATION':
         return send(new ApiError('VALIDATION_ERROR', 'The request is not valid', { errors: fieldErrors(error.all) }))
       case 'PARSE':
         return send(new ApiError('INVALID_JSON', 'The request body is not valid JSON'))
-      case 'NOT_FOUND': {
-        table ??= routeTable(known.routes)
-        const allowed = allowedMethods(table, path)
-        // OPTIONS on a known path (not a CORS preflight: those never get here) lists its methods.
-        if (request.method === 'OPTIONS' && allowed.length > 0) {
-          set.headers['allow'] = allowed.join(', ')
-          delete set.headers['content-type']
-          return status(204, undefined)
-        }
-        if (allowed.length === 0 || allowed.includes(request.method)) return send(new ApiError('NOT_FOUND', 'No route matches this path'))
-        return send(
-          new ApiError('METHOD_NOT_ALLOWED', `${request.method} is not allowed here`, { headers: { allow: allowed.join(', ') } }),
-        )
-      }
+      case 'NOT_FOUND':
+        return send(new ApiError('NOT_FOUND', 'No route matches this path'))
     }
-    if (isUnavailable(error)) {
-      const { sqlState, code: driverCode } = databaseState(error)
-      log.warn('database.unavailable', { request_id: requestId, sql_state: sqlState, driver_code: driverCode })
+    const request_id = requestIdOf(request)
+    const failure = databaseFailure(error)
+    if (failure?.unavailable) {
+      log.warn('database.unavailable', { request_id, sql_state: failure.sqlState, driver_code: failure.code })
       return send(new ApiError('SERVICE_UNAVAILABLE', 'The database is unavailable; try again shortly'))
     }
     const e = error as Error
-    // Drizzle's wrapper and the drivers put the SQL and its parameters (task text) in their
-    // messages: for anything from the database, only codes are logged.
-    const { sqlState, code: driverCode } = databaseState(error)
     log.error(
       'request.failed',
-      error instanceof DrizzleQueryError || sqlState !== undefined
-        ? { request_id: requestId, error: 'DrizzleQueryError', sql_state: sqlState, driver_code: driverCode }
-        : { request_id: requestId, error: e?.name ?? typeof error, detail: e?.message, stack: e?.stack },
+      failure
+        ? { request_id, error: 'DrizzleQueryError', sql_state: failure.sqlState, driver_code: failure.code }
+        : { request_id, error: e?.name ?? typeof error, detail: e?.message, stack: e?.stack },
     )
     return send(new ApiError('INTERNAL_ERROR', 'An unexpected error occurred'))
   })
-}
 
 interface TypeboxError {
   type: number
@@ -148,29 +153,4 @@ function fieldErrors(all: readonly unknown[]): FieldError[] {
     seen.set(field, message)
   }
   return [...seen].map(([field, message]) => ({ field, message }))
-}
-
-type Route = { method: string; path: string }
-
-// Known paths and their methods, to tell "no such route" (404) from "wrong method" (405).
-function routeTable(routes: readonly Route[]) {
-  const byPath = new Map<string, Set<string>>()
-  for (const r of routes) {
-    const methods = byPath.get(r.path) ?? new Set()
-    methods.add(r.method)
-    if (r.method === 'GET') methods.add('HEAD')
-    byPath.set(r.path, methods)
-  }
-  return [...byPath].map(([path, methods]) => ({
-    pattern: new RegExp('^' + path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[^/]+/g, '[^/]+') + '/?$'),
-    methods,
-  }))
-}
-
-/** The methods a path answers to, OPTIONS included; empty when no route matches it. */
-function allowedMethods(table: ReturnType<typeof routeTable>, path: string): string[] {
-  const allowed = new Set<string>()
-  for (const r of table) if (r.pattern.test(path)) for (const m of r.methods) allowed.add(m)
-  if (allowed.size > 0) allowed.add('OPTIONS')
-  return [...allowed].sort()
 }

@@ -1,7 +1,7 @@
 // Liveness and readiness for load balancers and orchestrators; no authentication.
 import { Elysia, t } from 'elysia'
 import type { DatabaseHandle } from '../db/client'
-import { ApiError, Problem } from './errors'
+import { ApiError, errorResponses } from './errors'
 
 const READY_TIMEOUT_MS = 2000
 
@@ -22,7 +22,7 @@ export const health = (database: Pick<DatabaseHandle, 'checkReady'>) =>
         return { status: 'ready' as const }
       },
       {
-        response: { 200: t.Object({ status: t.Literal('ready') }), 503: Problem },
+        response: { 200: t.Object({ status: t.Literal('ready') }), ...errorResponses('SERVICE_UNAVAILABLE') },
         detail: { summary: 'Readiness: 200 when the database is migrated and answers within 2 s' },
       },
     )

@@ -1,36 +1,30 @@
 // The 'sync' plugin: GET /changes (the change feed, paged) and GET /events (the same changes, live,
-// as Server-Sent Events). Only under /api/v1.
+// as Server-Sent Events), on the /api base plugin. Only under /api/v1.
 import { Elysia, t } from 'elysia'
 import { decodeJwt } from 'jose'
-import { auth, type AuthOptions } from '../auth/plugin'
-import type { DatabaseHandle } from '../db/client'
-import { commonErrors, Problem } from '../http/errors'
+import type { Api } from '../http/api'
+import { errorResponses } from '../http/errors'
 import { decodeCursor, encodeCursor } from './cursor'
 import { readFeed } from './feed'
 import type { Sync } from './hub'
 import { ChangesPage, ChangesQuery, EventsQuery, StreamEvent } from './model'
 
-export interface SyncRoutesOptions extends AuthOptions {
-  database: DatabaseHandle
-  sync: Sync
-}
+const common = ['VALIDATION_ERROR', 'INVALID_JSON', 'UNAUTHORIZED', 'RATE_LIMITED', 'INTERNAL_ERROR', 'SERVICE_UNAVAILABLE'] as const
+const cursorCodes = ['INVALID_CURSOR', 'CURSOR_EXPIRED'] as const
 
-export const syncRoutes = ({ database, sync, ...authOptions }: SyncRoutesOptions) =>
+export const syncRoutes = (api: Api, sync: Sync) =>
   new Elysia({ name: 'sync', prefix: '/api/v1', detail: { tags: ['sync'], security: [{ bearer: [] }] } })
-    .use(auth(authOptions))
-    .onTransform(async () => {
-      await database.ensureSchema()
-    })
+    .use(api)
     .get(
       '/changes',
-      async ({ query, userId }) => {
+      async ({ query, userId, db }) => {
         const since = query.since === undefined ? null : decodeCursor(query.since)
-        const page = await readFeed(database.db, userId, since, Number(query.limit ?? 500), sync.feed)
+        const page = await readFeed(db, userId, since, Number(query.limit ?? 500), sync.feed)
         return { changes: page.changes.map((c) => c.change), cursor: encodeCursor(page.next), has_more: page.hasMore }
       },
       {
         query: ChangesQuery,
-        response: { 200: ChangesPage, 410: Problem, ...commonErrors },
+        response: { 200: ChangesPage, ...errorResponses(...common, ...cursorCodes) },
         detail: {
           summary: 'The change feed',
           description:
@@ -52,7 +46,7 @@ export const syncRoutes = ({ database, sync, ...authOptions }: SyncRoutesOptions
       {
         query: EventsQuery,
         // Typed as a stream of events, so Eden hands the client an async iterator of them.
-        response: { 200: t.Unsafe<AsyncGenerator<StreamEvent>>(StreamEvent), 410: Problem, ...commonErrors },
+        response: { 200: t.Unsafe<AsyncGenerator<StreamEvent>>(StreamEvent), ...errorResponses(...common, ...cursorCodes) },
         detail: {
           summary: 'Live changes (Server-Sent Events)',
           description:

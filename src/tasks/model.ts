@@ -2,16 +2,16 @@
 // and Eden's client, and document the API.
 import { Type } from '@sinclair/typebox'
 import { t, type Static } from 'elysia'
-import type { TaskRow } from '../db/schema'
-import { registerFormats } from './formats'
-
-registerFormats()
+import { priorities, type TaskRow } from '../db/schema'
+import { literals } from '../http/schema'
+import './formats'
 
 // Enumerations are unions of literals, not t.UnionEnum: Elysia fills an absent optional UnionEnum
 // in with its first value, which would turn every PATCH into "priority: none".
 type Options = { description?: string; default?: string; errorMessage?: string }
-const priorityOf = (options: Options) => t.Union([t.Literal('none'), t.Literal('low'), t.Literal('medium'), t.Literal('high')], options)
-export const Priority = priorityOf({ description: 'none < low < medium < high' })
+const priorityOf = (options: Options) => t.Union(literals(priorities), options)
+export const Priority = priorityOf({ description: priorities.join(' < ') })
+const AnyPriority = t.Optional(priorityOf({ errorMessage: `must be one of ${priorities.join(', ')}` }))
 const Instant = t.String({ format: 'date-time', examples: ['2026-11-22T10:00:00.000Z'] })
 const NullableInstant = t.Union([Instant, t.Null()], { errorMessage: 'must be an RFC 3339 timestamp with a time zone, or null' })
 
@@ -61,7 +61,7 @@ const readOnlyFields = {
 const writable = {
   description: t.Optional(Description),
   completed: t.Optional(t.Boolean({ errorMessage: 'must be true or false' })),
-  priority: t.Optional(priorityOf({ errorMessage: 'must be one of none, low, medium, high' })),
+  priority: AnyPriority,
   due_at: t.Optional(NullableInstant),
 }
 
@@ -77,7 +77,8 @@ export const Toggle = t.Optional(
 
 export const sorts = ['created_at', 'updated_at', 'due_at', 'priority', 'title'] as const
 export type SortKey = (typeof sorts)[number]
-const descendingSorts = sorts.map((s) => `-${s}` as const)
+type Descending<T extends readonly string[]> = { -readonly [K in keyof T]: `-${T[K] & string}` }
+const descendingSorts = sorts.map((s) => `-${s}`) as Descending<typeof sorts>
 
 export const ListQuery = t.Object({
   status: t.Optional(t.Union([t.Literal('all'), t.Literal('pending'), t.Literal('completed')], { default: 'all', errorMessage: 'must be one of all, pending, completed' })),
@@ -88,11 +89,11 @@ export const ListQuery = t.Object({
       errorMessage: 'must be at most 200 characters with no NUL characters',
     }),
   ),
-  priority: t.Optional(priorityOf({ errorMessage: 'must be one of none, low, medium, high' })),
+  priority: AnyPriority,
   due_after: t.Optional(t.String({ format: 'date-time', description: 'Inclusive', errorMessage: 'must be an RFC 3339 timestamp with a time zone' })),
   due_before: t.Optional(t.String({ format: 'date-time', description: 'Exclusive', errorMessage: 'must be an RFC 3339 timestamp with a time zone' })),
   sort: t.Optional(
-    t.Union([...sorts, ...descendingSorts].map((s) => t.Literal(s)), {
+    t.Union(literals([...sorts, ...descendingSorts]), {
       default: '-created_at',
       errorMessage: `must be one of ${sorts.join(', ')}, optionally prefixed with -`,
     }),
@@ -103,6 +104,8 @@ export const ListQuery = t.Object({
   cursor: t.Optional(t.String({ description: 'Opaque; from the Link header of the previous page' })),
 })
 export type ListQuery = Static<typeof ListQuery>
+/** A list query as a handler gets it: Elysia fills the schema's defaults in. */
+export type ListRequest = ListQuery & Required<Pick<ListQuery, 'status' | 'sort' | 'limit'>>
 
 export const ClearQuery = t.Object({
   status: t.Literal('completed', { errorMessage: 'must be "completed": only completed tasks can be cleared in bulk' }),

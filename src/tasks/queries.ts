@@ -4,13 +4,11 @@ import { and, asc, desc, eq, gte, ilike, lt, ne, or, sql, type SQL } from 'drizz
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
 import { priorities, tasks, type TaskRow } from '../db/schema'
+import { isId } from '../http/formats'
 import { recorded } from '../sync/record'
-import type { CreateTask, ListQuery, SortKey, UpdateTask } from './model'
+import type { CreateTask, ListRequest, SortKey, UpdateTask } from './model'
 
 type Changes = PgUpdateSetSource<typeof tasks>
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-export const isTaskId = (id: string) => uuidPattern.test(id)
 
 export async function createTask(db: Database, userId: string, input: CreateTask): Promise<TaskRow> {
   const completed = input.completed ?? false
@@ -169,25 +167,27 @@ export function parseSort(sort: string): { key: SortKey; descending: boolean } {
   return { key: (descending ? sort.slice(1) : sort) as SortKey, descending }
 }
 
-/** Whether a decoded cursor fits the sort it is used with. */
-export function positionFits(position: Position, sort: string): boolean {
-  const { key } = parseSort(sort)
-  const spec = sortSpecs[key]
-  return (
-    position.sort === sort &&
-    isTaskId(position.id) &&
-    (position.value === null ? spec.nullable : spec.accepts(position.value))
-  )
+/** The position a cursor's values stand for, if they fit the sort they are used with. */
+export function positionOf(values: readonly unknown[], sort: string): Position | null {
+  if (values.length !== 3) return null
+  const [s, value, id] = values
+  const spec = sortSpecs[parseSort(sort).key]
+  const fits = s === sort && typeof id === 'string' && isId(id) && (value === null ? spec.nullable : spec.accepts(value))
+  return fits ? { sort, value: value as string | null, id } : null
 }
+
+/** A position as cursor values (the inverse of positionOf). */
+export const cursorValues = (p: Position) => [p.sort, p.value, p.id] as const
 
 export async function listTasks(
   db: Database,
   userId: string,
-  query: Required<Pick<ListQuery, 'status' | 'sort'>> & Omit<ListQuery, 'limit'> & { limit: number },
+  query: ListRequest,
   after: Position | null,
 ): Promise<{ rows: TaskRow[]; next: Position | null }> {
   const { key, descending } = parseSort(query.sort)
   const spec = sortSpecs[key]
+  const limit = Number(query.limit)
   const where: (SQL | undefined)[] = [eq(tasks.userId, userId)]
 
   if (query.status === 'pending') where.push(eq(tasks.completed, false))
@@ -207,10 +207,10 @@ export async function listTasks(
     .from(tasks)
     .where(and(...where))
     .orderBy(descending ? sql`${spec.key} desc${nulls}` : sql`${spec.key} asc${nulls}`, descending ? desc(tasks.id) : asc(tasks.id))
-    .limit(query.limit + 1)
+    .limit(limit + 1)
 
-  if (rows.length <= query.limit) return { rows, next: null }
-  rows.length = query.limit
+  if (rows.length <= limit) return { rows, next: null }
+  rows.length = limit
   const last = rows[rows.length - 1]!
   return { rows, next: { sort: query.sort, value: spec.valueOf(last), id: last.id } }
 }

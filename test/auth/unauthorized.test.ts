@@ -4,10 +4,10 @@
 import { expect, test } from 'bun:test'
 import { SignJWT, generateKeyPair, type CryptoKey as JoseKey } from 'jose'
 import { SECRET, describeEachDriver, json, newUser, type TestApp } from '../support/app'
+import { problemKeys } from '../support/problems'
 
 type Reason = 'missing' | 'malformed' | 'algorithm' | 'signature' | 'expired' | 'claims'
 
-const problemKeys = ['detail', 'error_code', 'request_id', 'status', 'status_code', 'title']
 const now = () => Math.floor(Date.now() / 1000)
 const b64url = (value: string) => Buffer.from(value).toString('base64url')
 

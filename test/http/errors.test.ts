@@ -4,46 +4,10 @@ import { describe, expect, test } from 'bun:test'
 import { sql } from 'drizzle-orm'
 import { createTestApp, describeEachDriver, json, newUser, type TestApp } from '../support/app'
 import { drivers } from '../support/databases'
+import { createTask } from '../support/factories'
+import { expectProblem, problemKeys, saneId } from '../support/problems'
 
-const problemKeys = ['detail', 'error_code', 'request_id', 'status', 'status_code', 'title']
-const titles: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  413: 'Content Too Large',
-  415: 'Unsupported Media Type',
-  503: 'Service Unavailable',
-}
-const saneId = /^[A-Za-z0-9._-]{1,128}$/
 const KiB64 = 64 * 1024
-
-/** Asserts the contract's problem body and headers; returns the body. */
-async function expectProblem(res: Response, status: number, code: string) {
-  const text = await res.clone().text()
-  expect(res.status, text).toBe(status)
-  expect(res.headers.get('content-type'), text).toBe('application/problem+json')
-  const body = await json(res)
-  const keys = code === 'VALIDATION_ERROR' ? [...problemKeys, 'errors'].sort() : problemKeys
-  expect(Object.keys(body).sort(), text).toEqual(keys)
-  expect(body, text).toMatchObject({ status, status_code: status, error_code: code, title: titles[status] })
-  expect(typeof body.detail === 'string' && body.detail.length > 0, text).toBe(true)
-  const requestId = res.headers.get('x-request-id')
-  expect(requestId, text).toMatch(saneId)
-  expect(body.request_id, text).toBe(requestId!)
-  if (code === 'VALIDATION_ERROR') {
-    expect(body.errors.length, text).toBeGreaterThan(0)
-    for (const e of body.errors) expect(Object.keys(e).sort()).toEqual(['field', 'message'])
-  }
-  return body
-}
-
-async function createTask(t: TestApp, user: string) {
-  const res = await t.request('/api/v1/tasks', { method: 'POST', as: user, json: { title: 'a task' } })
-  expect(res.status, await res.clone().text()).toBe(201)
-  return json<{ id: string }>(res)
-}
 
 /** A JSON object that creates a task, padded with whitespace to exactly `bytes` bytes. */
 function paddedTask(bytes: number): string {

@@ -2,6 +2,7 @@
 // request id, and what must never be written (tokens, Authorization headers, task text).
 import { beforeAll, expect, test } from 'bun:test'
 import { createTestApp, describeEachDriver, json, newUser, signToken, type TestApp } from '../support/app'
+import { createTask } from '../support/factories'
 
 type Line = Record<string, unknown>
 
@@ -26,12 +27,6 @@ const linesOf = (t: TestApp, res: Response, message: string) =>
   t.logs.filter((l) => l.message === message && l.request_id === res.headers.get('x-request-id'))
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
-
-async function createTask(t: TestApp, user: string, body: Record<string, unknown> = {}) {
-  const res = await t.request('/api/v1/tasks', { method: 'POST', as: user, json: { title: 'a task', ...body } })
-  expect(res.status, await res.clone().text()).toBe(201)
-  return json(res)
-}
 
 describeEachDriver('logging', (ctx) => {
   test('one access line per request, with exactly the contract fields', async () => {

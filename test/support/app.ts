@@ -60,8 +60,7 @@ export function signToken(
 // Making a database (initdb for PGlite, CREATE DATABASE for Postgres) is slow on a busy 2-core box.
 const HOOK_TIMEOUT_MS = 60_000
 
-/** A random user id, so no two tests share users. */
-export const newUser = (label = 'user') => `${label}_${crypto.randomUUID().slice(0, 8)}`
+export { newUser } from './factories'
 
 /**
  * Runs `suite` once per driver (PGlite, and Postgres when TEST_DATABASE_URL is set), each on a

@@ -1,24 +1,21 @@
 // The shared auth and isolation suite: every endpoint, under all three path families, for two users.
 import { expect, test } from 'bun:test'
 import { describeEachDriver, json, newUser, type TestApp } from '../support/app'
-import { endpoints, families } from '../support/endpoints'
+import { endpoints, endpointsOf, families } from '../support/endpoints'
+import { createTask } from '../support/factories'
+import { problemKeys } from '../support/problems'
 
-const problemKeys = ['detail', 'error_code', 'request_id', 'status', 'status_code', 'title']
-
-async function createTask(t: TestApp, user: string, body: Record<string, unknown> = {}) {
-  const res = await t.request('/api/v1/tasks', { method: 'POST', as: user, json: { title: `task of ${user}`, ...body } })
-  expect(res.status, await res.clone().text()).toBe(201)
-  return json(res)
-}
 
 describeEachDriver('isolation', (ctx) => {
   for (const family of families) {
-    for (const endpoint of endpoints) {
+    for (const endpoint of endpointsOf(family)) {
       test(`${family.name} ${endpoint.name}: the owner succeeds`, async () => {
         const t = ctx()
         const alice = newUser('alice')
         const task = await createTask(t, alice)
         const res = await t.request(family.base(alice) + endpoint.path(task.id), { method: endpoint.method, as: alice, json: endpoint.body })
+        // A stream's body never ends by itself: read only when it is not the expected answer.
+        if (endpoint.stream && res.status === endpoint.ok) return void (await res.body?.cancel())
         expect(res.status, await res.clone().text()).toBe(endpoint.ok)
       })
 
@@ -88,7 +85,7 @@ describeEachDriver('isolation', (ctx) => {
     })
   }
 
-  for (const endpoint of endpoints) {
+  for (const endpoint of endpoints.filter((e) => !e.v1Only)) {
     test(`/api/{user_id} ${endpoint.name}: another user's path is 403 before any other check`, async () => {
       const t = ctx()
       const [alice, bob] = [newUser('alice'), newUser('bob')]

@@ -4,28 +4,14 @@
 import { expect, test } from 'bun:test'
 import type { Task } from '../../src/tasks/model'
 import { describeEachDriver, json, newUser, type TestApp } from '../support/app'
+import { createTask, createTasks } from '../support/factories'
+import { expectProblem } from '../support/problems'
 
 type Body = Record<string, unknown>
 
 const rank = { none: 0, low: 1, medium: 2, high: 3 } as const
 const sortKeys = ['created_at', 'updated_at', 'due_at', 'priority', 'title'] as const
 const allSorts = sortKeys.flatMap((key) => [key, `-${key}`])
-
-async function createTask(t: TestApp, user: string, body: Body = {}): Promise<Task> {
-  const res = await t.request('/api/v1/tasks', { method: 'POST', as: user, json: { title: 'a task', ...body } })
-  expect(res.status, await res.clone().text()).toBe(201)
-  return json(res)
-}
-
-/** Creates the tasks one after another, so their created_at follows the order given. */
-async function createTasks(t: TestApp, user: string, bodies: Body[], { gapMs = 0 } = {}): Promise<Task[]> {
-  const created: Task[] = []
-  for (const body of bodies) {
-    created.push(await createTask(t, user, body))
-    if (gapMs) await Bun.sleep(gapMs)
-  }
-  return created
-}
 
 async function patchTask(t: TestApp, user: string, id: string, body: Body): Promise<Task> {
   const res = await t.request(`/api/v1/tasks/${id}`, { method: 'PATCH', as: user, json: body })
@@ -135,15 +121,6 @@ async function walk(
     }
   }
   return { pages, responses }
-}
-
-async function expectProblem(res: Response, status: number, errorCode: string) {
-  expect(res.status, await res.clone().text()).toBe(status)
-  expect(res.headers.get('content-type')).toBe('application/problem+json')
-  const body = await json(res)
-  expect(body).toMatchObject({ status, status_code: status, error_code: errorCode })
-  expect(body.request_id).toBe(res.headers.get('x-request-id'))
-  return body
 }
 
 /** A 400 VALIDATION_ERROR naming exactly `field`. */

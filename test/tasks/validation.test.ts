@@ -2,6 +2,7 @@
 // timestamps, id, Location), on every driver.
 import { describe, expect, test } from 'bun:test'
 import { describeEachDriver, json, newUser, type TestApp } from '../support/app'
+import { createTask } from '../support/factories'
 
 type Task = {
   id: string
@@ -23,12 +24,6 @@ const jsonType = /^application\/json(; ?charset=utf-8)?$/i
 const taskKeys = ['completed', 'completed_at', 'created_at', 'description', 'due_at', 'id', 'priority', 'title', 'updated_at', 'user_id', 'version']
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function create(t: TestApp, user: string, body: Record<string, unknown> = {}): Promise<Task> {
-  const res = await t.request('/api/v1/tasks', { method: 'POST', as: user, json: { title: 'a task', ...body } })
-  expect(res.status, await res.clone().text()).toBe(201)
-  return json<Task>(res)
-}
 
 async function get(t: TestApp, user: string, id: string): Promise<Task> {
   const res = await t.request(`/api/v1/tasks/${id}`, { as: user })
@@ -63,11 +58,11 @@ const writers: Writer[] = [
   { name: 'POST', write: (t, user, body) => t.request('/api/v1/tasks', { method: 'POST', as: user, json: body }) },
   {
     name: 'PATCH',
-    write: async (t, user, body) => t.request(`/api/v1/tasks/${(await create(t, user)).id}`, { method: 'PATCH', as: user, json: body }),
+    write: async (t, user, body) => t.request(`/api/v1/tasks/${(await createTask(t, user)).id}`, { method: 'PATCH', as: user, json: body }),
   },
   {
     name: 'PUT',
-    write: async (t, user, body) => t.request(`/api/v1/tasks/${(await create(t, user)).id}`, { method: 'PUT', as: user, json: body }),
+    write: async (t, user, body) => t.request(`/api/v1/tasks/${(await createTask(t, user)).id}`, { method: 'PUT', as: user, json: body }),
   },
 ]
 
@@ -76,7 +71,7 @@ describeEachDriver('task validation', (ctx) => {
     test('is trimmed on create and on update', async () => {
       const t = ctx()
       const user = newUser()
-      const task = await create(t, user, { title: '  Buy milk  ' })
+      const task = await createTask(t, user, { title: '  Buy milk  ' })
       expect(task.title).toBe('Buy milk')
       expect((await get(t, user, task.id)).title).toBe('Buy milk')
       expect((await send(t, user, 'PATCH', task.id, { title: '\t Buy bread \n' })).title).toBe('Buy bread')
@@ -88,7 +83,7 @@ describeEachDriver('task validation', (ctx) => {
       const t = ctx()
       const user = newUser()
       const title = '😀'.repeat(200)
-      const task = await create(t, user, { title })
+      const task = await createTask(t, user, { title })
       expect(task.title).toBe(title)
       expect((await get(t, user, task.id)).title).toBe(title)
       for (const w of writers) await expectInvalid(await w.write(t, user, { title: '😀'.repeat(201) }), ['title'])
@@ -99,8 +94,8 @@ describeEachDriver('task validation', (ctx) => {
       const t = ctx()
       const user = newUser()
       const title = 'a'.repeat(200)
-      expect((await create(t, user, { title })).title).toBe(title)
-      const updated = await send(t, user, 'PATCH', (await create(t, user)).id, { title: 'b'.repeat(200) })
+      expect((await createTask(t, user, { title })).title).toBe(title)
+      const updated = await send(t, user, 'PATCH', (await createTask(t, user)).id, { title: 'b'.repeat(200) })
       expect(updated.title).toBe('b'.repeat(200))
       for (const w of writers) await expectInvalid(await w.write(t, user, { title: 'a'.repeat(201) }), ['title'])
     })
@@ -108,7 +103,7 @@ describeEachDriver('task validation', (ctx) => {
     test('length is counted after trimming', async () => {
       const t = ctx()
       const user = newUser()
-      expect((await create(t, user, { title: `  ${'a'.repeat(200)}  ` })).title).toBe('a'.repeat(200))
+      expect((await createTask(t, user, { title: `  ${'a'.repeat(200)}  ` })).title).toBe('a'.repeat(200))
     })
 
     test('empty or whitespace-only is refused', async () => {
@@ -156,10 +151,10 @@ describeEachDriver('task validation', (ctx) => {
       const t = ctx()
       const user = newUser()
       for (const description of ['d'.repeat(2000), '😀'.repeat(2000), `${'é'.repeat(1000)}${'😀'.repeat(1000)}`]) {
-        const task = await create(t, user, { description })
+        const task = await createTask(t, user, { description })
         expect(task.description).toBe(description)
         expect((await get(t, user, task.id)).description).toBe(description)
-        const patched = await send(t, user, 'PATCH', (await create(t, user)).id, { description })
+        const patched = await send(t, user, 'PATCH', (await createTask(t, user)).id, { description })
         expect(patched.description).toBe(description)
       }
       for (const description of ['d'.repeat(2001), '😀'.repeat(2001)])
@@ -169,9 +164,9 @@ describeEachDriver('task validation', (ctx) => {
     test('is null when absent, accepts null, and null clears it', async () => {
       const t = ctx()
       const user = newUser()
-      expect((await create(t, user)).description).toBeNull()
-      expect((await create(t, user, { description: null })).description).toBeNull()
-      const task = await create(t, user, { description: 'some words' })
+      expect((await createTask(t, user)).description).toBeNull()
+      expect((await createTask(t, user, { description: null })).description).toBeNull()
+      const task = await createTask(t, user, { description: 'some words' })
       expect(task.description).toBe('some words')
       expect((await send(t, user, 'PATCH', task.id, { description: null })).description).toBeNull()
       expect((await get(t, user, task.id)).description).toBeNull()
@@ -199,7 +194,7 @@ describeEachDriver('task validation', (ctx) => {
         const body = await expectInvalid(await w.write(t, user, { title: 'x', colour: 'red' }), ['colour'])
         expect(body.errors).toEqual([{ field: 'colour', message: 'is not a known field' }])
       }
-      const task = await create(t, user)
+      const task = await createTask(t, user)
       const toggle = await t.request(`/api/v1/tasks/${task.id}/toggle`, { method: 'PATCH', as: user, json: { done: true } })
       expect((await expectInvalid(toggle, ['done'])).errors).toEqual([{ field: 'done', message: 'is not a known field' }])
       expect(await get(t, user, task.id)).toEqual(task)
@@ -209,7 +204,7 @@ describeEachDriver('task validation', (ctx) => {
       test(`${method}: a task sent back as GET returned it, with a new title, is accepted and read-only fields are ignored`, async () => {
         const t = ctx()
         const user = newUser()
-        const original = await get(t, user, (await create(t, user, { title: 'before', description: 'words', priority: 'low' })).id)
+        const original = await get(t, user, (await createTask(t, user, { title: 'before', description: 'words', priority: 'low' })).id)
         await sleep(5)
         const updated = await send(t, user, method, original.id, { ...original, title: 'after' })
         expect(updated).toMatchObject({
@@ -231,7 +226,7 @@ describeEachDriver('task validation', (ctx) => {
         const t = ctx()
         const user = newUser()
         const other = newUser('other')
-        const original = await create(t, user)
+        const original = await createTask(t, user)
         const updated = await send(t, user, method, original.id, {
           id: '01936b2e-7c4f-7a10-9d8e-4a3b2c1d0e5f',
           user_id: other,
@@ -283,11 +278,11 @@ describeEachDriver('task validation', (ctx) => {
     test('each of the four values is accepted; the default is none', async () => {
       const t = ctx()
       const user = newUser()
-      expect((await create(t, user)).priority).toBe('none')
+      expect((await createTask(t, user)).priority).toBe('none')
       for (const priority of ['none', 'low', 'medium', 'high'] as const) {
-        expect((await create(t, user, { priority })).priority).toBe(priority)
+        expect((await createTask(t, user, { priority })).priority).toBe(priority)
       }
-      const task = await create(t, user, { priority: 'high' })
+      const task = await createTask(t, user, { priority: 'high' })
       expect((await send(t, user, 'PATCH', task.id, { priority: 'low' })).priority).toBe('low')
       expect((await send(t, user, 'PUT', task.id, { priority: 'medium' })).priority).toBe('medium')
     })
@@ -304,7 +299,7 @@ describeEachDriver('task validation', (ctx) => {
     test('an RFC 3339 timestamp with an offset is stored as the UTC instant, with milliseconds', async () => {
       const t = ctx()
       const user = newUser()
-      const task = await create(t, user, { due_at: '2026-12-01T10:00:00+02:00' })
+      const task = await createTask(t, user, { due_at: '2026-12-01T10:00:00+02:00' })
       expect(task.due_at).toBe('2026-12-01T08:00:00.000Z')
       expect((await get(t, user, task.id)).due_at).toBe('2026-12-01T08:00:00.000Z')
       for (const [given, stored] of [
@@ -312,7 +307,7 @@ describeEachDriver('task validation', (ctx) => {
         ['2026-12-01T10:00:00.5Z', '2026-12-01T10:00:00.500Z'],
         ['2026-12-01T10:00:00.123-05:30', '2026-12-01T15:30:00.123Z'],
       ]) {
-        expect((await create(t, user, { due_at: given })).due_at).toBe(stored!)
+        expect((await createTask(t, user, { due_at: given })).due_at).toBe(stored!)
         expect((await send(t, user, 'PATCH', task.id, { due_at: given })).due_at).toBe(stored!)
       }
     })
@@ -320,9 +315,9 @@ describeEachDriver('task validation', (ctx) => {
     test('is null when absent, and null clears it', async () => {
       const t = ctx()
       const user = newUser()
-      expect((await create(t, user)).due_at).toBeNull()
-      expect((await create(t, user, { due_at: null })).due_at).toBeNull()
-      const task = await create(t, user, { due_at: '2026-12-01T10:00:00Z' })
+      expect((await createTask(t, user)).due_at).toBeNull()
+      expect((await createTask(t, user, { due_at: null })).due_at).toBeNull()
+      const task = await createTask(t, user, { due_at: '2026-12-01T10:00:00Z' })
       expect((await send(t, user, 'PATCH', task.id, { due_at: null })).due_at).toBeNull()
       expect((await get(t, user, task.id)).due_at).toBeNull()
       const again = await send(t, user, 'PUT', task.id, { due_at: '2026-12-02T00:00:00Z' })
@@ -344,7 +339,7 @@ describeEachDriver('task validation', (ctx) => {
         1796119200000,
         true,
       ]
-      const existing = await create(t, user, { due_at: '2026-12-01T10:00:00Z' })
+      const existing = await createTask(t, user, { due_at: '2026-12-01T10:00:00Z' })
       for (const due_at of invalid) {
         for (const w of writers) await expectInvalid(await w.write(t, user, { title: 'x', due_at }), ['due_at'])
         await expectInvalid(await t.request(`/api/v1/tasks/${existing.id}`, { method: 'PATCH', as: user, json: { due_at } }), ['due_at'])
@@ -359,7 +354,7 @@ describeEachDriver('task validation', (ctx) => {
       const user = newUser()
       for (const completed of ['true', 'false', 1, 0, null, 'yes'])
         for (const w of writers) await expectInvalid(await w.write(t, user, { title: 'x', completed }), ['completed'])
-      const task = await create(t, user)
+      const task = await createTask(t, user)
       for (const completed of ['true', 1, null]) {
         const res = await t.request(`/api/v1/tasks/${task.id}/toggle`, { method: 'PATCH', as: user, json: { completed } })
         await expectInvalid(res, ['completed'])
@@ -389,7 +384,7 @@ describeEachDriver('task validation', (ctx) => {
     test('toggle: an optional body, but one that is not an object is a 400 VALIDATION_ERROR and changes nothing', async () => {
       const t = ctx()
       const user = newUser()
-      const task = await create(t, user)
+      const task = await createTask(t, user)
       for (const body of [[{ completed: true }], [], 'Buy milk', 42, true]) {
         const res = await t.request(`/api/v1/tasks/${task.id}/toggle`, { method: 'PATCH', as: user, json: body })
         const text = await res.clone().text()
@@ -406,7 +401,7 @@ describeEachDriver('task validation', (ctx) => {
       const t = ctx()
       const user = newUser()
       const before = Date.now()
-      const task = await create(t, user, { title: 'Buy milk' })
+      const task = await createTask(t, user, { title: 'Buy milk' })
       const after = Date.now()
       expect(Object.keys(task).sort()).toEqual(taskKeys)
       expect(task).toMatchObject({ user_id: user, title: 'Buy milk', description: null, completed: false, completed_at: null, priority: 'none', due_at: null, version: 1 })
@@ -426,7 +421,7 @@ describeEachDriver('task validation', (ctx) => {
       const user = newUser()
       const ids: string[] = []
       for (let i = 0; i < 5; i++) {
-        const task = await create(t, user)
+        const task = await createTask(t, user)
         expect(task.id).toMatch(uuidV7)
         ids.push(task.id)
         await sleep(2)
@@ -438,7 +433,7 @@ describeEachDriver('task validation', (ctx) => {
     test('version grows by one on every PATCH, PUT and toggle; updated_at moves forward; created_at stays', async () => {
       const t = ctx()
       const user = newUser()
-      let task = await create(t, user)
+      let task = await createTask(t, user)
       expect(task.version).toBe(1)
       const steps: [string, () => Promise<Task>][] = [
         ['PATCH', () => send(t, user, 'PATCH', task.id, { title: 'patched' })],
@@ -464,7 +459,7 @@ describeEachDriver('task validation', (ctx) => {
     test('PUT has PATCH\'s partial semantics: fields not sent are kept', async () => {
       const t = ctx()
       const user = newUser()
-      const task = await create(t, user, { title: 'keep me', description: 'and me', priority: 'low', due_at: '2026-12-01T10:00:00Z' })
+      const task = await createTask(t, user, { title: 'keep me', description: 'and me', priority: 'low', due_at: '2026-12-01T10:00:00Z' })
       const updated = await send(t, user, 'PUT', task.id, { priority: 'high' })
       expect(updated).toEqual({ ...task, priority: 'high', version: 2, updated_at: updated.updated_at })
     })
@@ -472,7 +467,7 @@ describeEachDriver('task validation', (ctx) => {
     test('PATCH with {} changes nothing: the task comes back as it was, version untouched', async () => {
       const t = ctx()
       const user = newUser()
-      const task = await create(t, user, { description: 'd', priority: 'medium' })
+      const task = await createTask(t, user, { description: 'd', priority: 'medium' })
       await sleep(5)
       expect(await send(t, user, 'PATCH', task.id, {})).toEqual(task)
       expect(await send(t, user, 'PUT', task.id, {})).toEqual(task)
@@ -482,11 +477,11 @@ describeEachDriver('task validation', (ctx) => {
     test('completed_at: set by create with completed true, null otherwise', async () => {
       const t = ctx()
       const user = newUser()
-      const done = await create(t, user, { completed: true })
+      const done = await createTask(t, user, { completed: true })
       expect(done.completed).toBe(true)
       expect(done.completed_at).toMatch(instant)
       expect(done.completed_at! >= done.created_at).toBe(true)
-      const open = await create(t, user, { completed: false })
+      const open = await createTask(t, user, { completed: false })
       expect(open.completed).toBe(false)
       expect(open.completed_at).toBeNull()
     })
@@ -495,7 +490,7 @@ describeEachDriver('task validation', (ctx) => {
       test(`completed_at via ${method}: set when completed becomes true, kept when set true again, cleared when false`, async () => {
         const t = ctx()
         const user = newUser()
-        const task = await create(t, user)
+        const task = await createTask(t, user)
         await sleep(5)
         const done = await send(t, user, method, task.id, { completed: true })
         expect(done.completed).toBe(true)
@@ -518,7 +513,7 @@ describeEachDriver('task validation', (ctx) => {
     test('toggle flips completed, setting and clearing completed_at', async () => {
       const t = ctx()
       const user = newUser()
-      const task = await create(t, user)
+      const task = await createTask(t, user)
       await sleep(5)
       const on = await send(t, user, 'PATCH', `${task.id}/toggle`)
       expect(on).toMatchObject({ completed: true, version: 2 })
@@ -535,7 +530,7 @@ describeEachDriver('task validation', (ctx) => {
     test('toggle with {"completed": true} sets it, and keeps completed_at when already set', async () => {
       const t = ctx()
       const user = newUser()
-      const task = await create(t, user)
+      const task = await createTask(t, user)
       const on = await send(t, user, 'PATCH', `${task.id}/toggle`, { completed: true })
       expect(on.completed).toBe(true)
       expect(on.completed_at).toMatch(instant)
@@ -548,7 +543,7 @@ describeEachDriver('task validation', (ctx) => {
     test('toggle with {"completed": false} sets false, from true and from false', async () => {
       const t = ctx()
       const user = newUser()
-      const task = await create(t, user, { completed: true })
+      const task = await createTask(t, user, { completed: true })
       const off = await send(t, user, 'PATCH', `${task.id}/toggle`, { completed: false })
       expect(off).toMatchObject({ completed: false, completed_at: null })
       const stillOff = await send(t, user, 'PATCH', `${task.id}/toggle`, { completed: false })
@@ -559,7 +554,7 @@ describeEachDriver('task validation', (ctx) => {
     test('toggle with an empty object flips, as with no body', async () => {
       const t = ctx()
       const user = newUser()
-      const task = await create(t, user)
+      const task = await createTask(t, user)
       expect((await send(t, user, 'PATCH', `${task.id}/toggle`, {})).completed).toBe(true)
       expect((await send(t, user, 'PATCH', `${task.id}/toggle`, {})).completed).toBe(false)
     })
@@ -586,7 +581,7 @@ describeEachDriver('task validation', (ctx) => {
     test('DELETE is 204 with an empty body; the task is then 404, and deleting it again is 404', async () => {
       const t = ctx()
       const user = newUser()
-      const task = await create(t, user)
+      const task = await createTask(t, user)
       const res = await t.request(`/api/v1/tasks/${task.id}`, { method: 'DELETE', as: user })
       expect(res.status).toBe(204)
       expect(await res.text()).toBe('')

@@ -1,0 +1,81 @@
+// The base plugin of every /api feature: who the caller is (auth), the JSON body, the schema-ready
+// check and the request's database executor, plus the route-level options a feature opts into.
+// A feature plugin `.use()`s it and holds its routes and nothing else.
+//
+// Route options (Elysia macros):
+// - `notFound: 'TASK_NOT_FOUND'`: the route's `:id` must be a UUID; anything else is that resource's
+//   404 before validation and before the database is asked.
+// - `transaction: true`: the handler's `db` is one transaction, committed after the handler (before
+//   the answer is sent) and rolled back on any error. Without it, `db` is the shared handle and
+//   each statement commits by itself (one round trip where one suffices).
+// Later options join the same way: a macro here, named on the route (`idempotent: true`,
+// `conditional: true`); one whose records must commit with the write (idempotency keys, change-log
+// entries) writes them through the context's `db` on a `transaction: true` route.
+import { Elysia } from 'elysia'
+import { auth, type AuthOptions } from '../auth/plugin'
+import type { Database, DatabaseHandle } from '../db/client'
+import { beginTransaction, type HeldTransaction } from '../db/transaction'
+import { isId } from './formats'
+import { decodeJson } from './body'
+import { ApiError, type ErrorCode } from './errors'
+
+export interface ApiOptions extends AuthOptions {
+  database: Pick<DatabaseHandle, 'db' | 'ensureSchema'>
+}
+
+// Keyed by the Request, like the request id: nothing outlives the request.
+const held = new WeakMap<Request, HeldTransaction>()
+
+type NotFoundCode = Extract<ErrorCode, `${string}_NOT_FOUND`>
+// TASK_NOT_FOUND → "Task not found"
+const notFoundDetail = (code: NotFoundCode) => {
+  const resource = code.slice(0, -'_NOT_FOUND'.length).toLowerCase().replaceAll('_', ' ')
+  return `${resource[0]!.toUpperCase()}${resource.slice(1)} not found`
+}
+
+const notFound = (code: NotFoundCode) => ({
+  transform({ params }: { params: unknown }) {
+    const id = (params as Record<string, string | undefined> | undefined)?.id
+    if (id !== undefined && !isId(id)) throw new ApiError(code, notFoundDetail(code))
+  },
+})
+
+const transaction = {
+  async beforeHandle(context: { request: Request; db: Database }) {
+    const open = await beginTransaction(context.db)
+    held.set(context.request, open)
+    context.db = open.tx
+  },
+  async afterHandle({ request }: { request: Request }) {
+    const open = held.get(request)
+    held.delete(request)
+    await open?.commit()
+  },
+  // Not an `error` hook: the app's global onError answers first and local ones never run. Whatever
+  // was not committed (the handler or a later hook failed) is rolled back once the answer is out.
+  async afterResponse({ request }: { request: Request }) {
+    const open = held.get(request)
+    held.delete(request)
+    await open?.rollback()
+  },
+}
+
+export const api = ({ database, ...authOptions }: ApiOptions) =>
+  new Elysia({ name: 'api' })
+    .use(auth(authOptions))
+    .derive({ as: 'scoped' }, () => ({ db: database.db }))
+    .onTransform({ as: 'scoped' }, decodeJson)
+    .macro({
+      notFound,
+      transaction: (on: boolean) => (on ? transaction : {}),
+    })
+    // After validation, so a malformed request never waits for the database. A service that started
+    // while its database was away migrates on the first request after it returns; until then this
+    // fails fast with the driver's error, answered as 503.
+    .onBeforeHandle({ as: 'scoped' }, async () => {
+      await database.ensureSchema()
+    })
+    // auth's derive arrives here as local: lift it to the feature that uses this plugin.
+    .as('scoped')
+
+export type Api = ReturnType<typeof api>

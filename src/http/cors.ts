@@ -1,0 +1,37 @@
+// CORS for browser clients on the configured origins: the exposed response headers, and preflights
+// answered before any route runs.
+import { Elysia } from 'elysia'
+
+const exposed = ['ETag', 'Location', 'Link', 'X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'].join(', ')
+const allowedRequestHeaders = ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'Last-Event-ID', 'X-Request-Id'].join(', ')
+const allowedMethods = 'GET, POST, PUT, PATCH, DELETE'
+
+export const cors = (corsOrigins: readonly string[]) => {
+  const anyOrigin = corsOrigins.includes('*')
+  const origins = new Set(corsOrigins)
+
+  return new Elysia({ name: 'cors' })
+    .onRequest(({ request, set }) => {
+      const origin = request.headers.get('origin')
+      if (origin === null) return
+      const allowed = anyOrigin || origins.has(origin)
+      if (allowed) {
+        set.headers['access-control-allow-origin'] = anyOrigin ? '*' : origin
+        set.headers['access-control-expose-headers'] = exposed
+      }
+      if (!anyOrigin) set.headers['vary'] = 'Origin'
+      if (request.method === 'OPTIONS' && request.headers.has('access-control-request-method')) {
+        // A preflight is answered here, whatever route it names; a refused origin gets no CORS headers.
+        if (allowed) {
+          Object.assign(set.headers, {
+            'access-control-allow-methods': allowedMethods,
+            'access-control-allow-headers': allowedRequestHeaders,
+            'access-control-max-age': '600',
+          })
+        }
+        set.status = 204
+        return new Response(null, { status: 204, headers: set.headers as Record<string, string> })
+      }
+    })
+    .as('global')
+}

@@ -1,0 +1,28 @@
+// Opaque page cursors, shared by every paged endpoint (task listing now, the change feed later):
+// base64url of a JSON array of values. Each endpoint says which arrays it accepts; anything else,
+// including text that is not base64url JSON at all, is INVALID_CURSOR. The next page is a `Link`.
+import { ApiError } from './errors'
+
+export function encodeCursor(values: readonly unknown[]): string {
+  return Buffer.from(JSON.stringify(values)).toString('base64url')
+}
+
+/** Decodes a cursor and hands its values to `accept`, which returns what it stands for, or null. */
+export function decodeCursor<T>(cursor: string, accept: (values: readonly unknown[]) => T | null): T {
+  let accepted: T | null = null
+  try {
+    const decoded: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+    if (Array.isArray(decoded)) accepted = accept(decoded)
+  } catch {
+    // not base64url JSON: refused below
+  }
+  if (accepted === null) throw new ApiError('INVALID_CURSOR', 'The cursor is not valid for this listing; start again without it')
+  return accepted
+}
+
+/** The `Link` header for the page after this request's, at `cursor`. */
+export function nextLink(requestUrl: string, cursor: string): string {
+  const url = new URL(requestUrl)
+  url.searchParams.set('cursor', cursor)
+  return `<${url}>; rel="next"`
+}
