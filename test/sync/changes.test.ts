@@ -1,7 +1,10 @@
 // GET /api/v1/changes: the snapshot, paging, changes since a cursor (each object once, latest
 // state, order of last change, deletes as delete), and the errors.
 import { expect, test } from 'bun:test'
-import { describeEachDriver, json, newUser, type TestApp } from '../support/app'
+import { describeEachDriver, json, type TestApp } from '../support/app'
+import type { Task } from '../../src/tasks/model'
+import { createTask, newUser } from '../support/factories'
+import { expectProblem } from '../support/problems'
 
 interface Page {
   changes: { type: string; op: 'upsert' | 'delete'; id: string; data?: Record<string, unknown> }[]
@@ -14,16 +17,7 @@ const changes = async (t: TestApp, user: string, query = '') => {
   expect(res.status, await res.clone().text()).toBe(200)
   return json<Page>(res)
 }
-const create = async (t: TestApp, user: string, title: string, extra: Record<string, unknown> = {}) => {
-  const res = await t.request('/api/v1/tasks', { method: 'POST', as: user, json: { title, ...extra } })
-  expect(res.status, await res.clone().text()).toBe(201)
-  return json(res)
-}
-const problem = async (res: Response, status: number, code: string) => {
-  expect(res.status, await res.clone().text()).toBe(status)
-  expect(res.headers.get('content-type')).toBe('application/problem+json')
-  expect(await json(res)).toMatchObject({ status, error_code: code })
-}
+const create = (t: TestApp, user: string, title: string, extra: Record<string, unknown> = {}) => createTask(t, user, { title, ...extra })
 
 describeEachDriver('GET /api/v1/changes', (ctx) => {
   test('a new user gets an empty snapshot and a cursor that works', async () => {
@@ -93,16 +87,16 @@ describeEachDriver('GET /api/v1/changes', (ctx) => {
   test('pages: limit, has_more and cursor, through the snapshot and through changes', async () => {
     const t = ctx()
     const user = newUser()
-    const made = []
+    const made: Task[] = []
     for (let i = 0; i < 5; i++) made.push(await create(t, user, `t${i}`))
     const p1 = await changes(t, user, '?limit=2')
-    expect(p1.changes.map((c) => c.id)).toEqual([made[0].id, made[1].id])
+    expect(p1.changes.map((c) => c.id)).toEqual([made[0]!.id, made[1]!.id])
     expect(p1.has_more).toBe(true)
     const p2 = await changes(t, user, `?limit=2&since=${p1.cursor}`)
-    expect(p2.changes.map((c) => c.id)).toEqual([made[2].id, made[3].id])
+    expect(p2.changes.map((c) => c.id)).toEqual([made[2]!.id, made[3]!.id])
     expect(p2.has_more).toBe(true)
     const p3 = await changes(t, user, `?limit=2&since=${p2.cursor}`)
-    expect(p3.changes.map((c) => c.id)).toEqual([made[4].id])
+    expect(p3.changes.map((c) => c.id)).toEqual([made[4]!.id])
     expect(p3.has_more).toBe(false)
     const full = await changes(t, user, '?limit=1000')
     expect(full.changes).toHaveLength(5)
@@ -114,17 +108,17 @@ describeEachDriver('GET /api/v1/changes', (ctx) => {
     const user = newUser()
     const gone = await create(t, user, 'deleted before the snapshot')
     await t.request(`/api/v1/tasks/${gone.id}`, { method: 'DELETE', as: user })
-    const made = []
+    const made: Task[] = []
     for (let i = 0; i < 4; i++) made.push(await create(t, user, `t${i}`))
     const p1 = await changes(t, user, '?limit=2')
-    expect(p1.changes.map((c) => [c.op, c.id])).toEqual([['upsert', made[0].id], ['upsert', made[1].id]])
+    expect(p1.changes.map((c) => [c.op, c.id])).toEqual([['upsert', made[0]!.id], ['upsert', made[1]!.id]])
     // While the client pages: a sent task is deleted, an unsent one is changed.
-    await t.request(`/api/v1/tasks/${made[0].id}`, { method: 'DELETE', as: user })
-    await t.request(`/api/v1/tasks/${made[2].id}/toggle`, { method: 'PATCH', as: user })
+    await t.request(`/api/v1/tasks/${made[0]!.id}`, { method: 'DELETE', as: user })
+    await t.request(`/api/v1/tasks/${made[2]!.id}/toggle`, { method: 'PATCH', as: user })
     const p2 = await changes(t, user, `?limit=2&since=${p1.cursor}`)
     const p3 = await changes(t, user, `?limit=2&since=${p2.cursor}`)
     const rest = [...p2.changes, ...p3.changes]
-    expect(rest.map((c) => [c.op, c.id])).toEqual([['upsert', made[3].id], ['delete', made[0].id], ['upsert', made[2].id]])
+    expect(rest.map((c) => [c.op, c.id])).toEqual([['upsert', made[3]!.id], ['delete', made[0]!.id], ['upsert', made[2]!.id]])
     expect(rest[2]!.data).toMatchObject({ completed: true, version: 2 })
     expect(p3.has_more).toBe(false)
   })
@@ -143,7 +137,7 @@ describeEachDriver('GET /api/v1/changes', (ctx) => {
     // Another user's cursor says nothing about mine: it is either ahead of my changes (400) or shows only mine.
     const res = await t.request(`/api/v1/changes?since=${cursor}`, { as: me })
     if (res.status === 200) expect((await json<Page>(res)).changes.every((c) => c.id === mine.id)).toBe(true)
-    else await problem(res, 400, 'INVALID_CURSOR')
+    else await expectProblem(res, 400, 'INVALID_CURSOR')
   })
 
   test('bad input: limit out of range, junk cursors, a cursor ahead of the user\'s changes', async () => {
@@ -155,15 +149,15 @@ describeEachDriver('GET /api/v1/changes', (ctx) => {
       expect(await json(res)).toMatchObject({ error_code: 'VALIDATION_ERROR', errors: [{ field: 'limit', message: 'must be an integer from 1 to 1000' }] })
     }
     for (const junk of ['abc', '', '%%%', Buffer.from('1.2').toString('base64url'), Buffer.from('x.0.1').toString('base64url'), 'A'.repeat(100)]) {
-      await problem(await t.request(`/api/v1/changes?since=${encodeURIComponent(junk)}`, { as: user }), 400, 'INVALID_CURSOR')
+      await expectProblem(await t.request(`/api/v1/changes?since=${encodeURIComponent(junk)}`, { as: user }), 400, 'INVALID_CURSOR')
     }
     const ahead = Buffer.from(`999.0.${Math.floor(Date.now() / 1000)}`).toString('base64url')
-    await problem(await t.request(`/api/v1/changes?since=${ahead}`, { as: user }), 400, 'INVALID_CURSOR')
+    await expectProblem(await t.request(`/api/v1/changes?since=${ahead}`, { as: user }), 400, 'INVALID_CURSOR')
   })
 
   test('only under /api/v1, and only with a valid token', async () => {
     const t = ctx()
-    await problem(await t.request('/api/v1/changes'), 401, 'UNAUTHORIZED')
-    await problem(await t.request('/api/changes', { as: newUser() }), 404, 'NOT_FOUND')
+    await expectProblem(await t.request('/api/v1/changes'), 401, 'UNAUTHORIZED')
+    await expectProblem(await t.request('/api/changes', { as: newUser() }), 404, 'NOT_FOUND')
   })
 })

@@ -4,7 +4,8 @@
 import { treaty } from '@elysiajs/eden'
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { TaskReplica } from '../../examples/sync-client'
-import { createTestApp, json, newUser, signToken, type TestApp } from '../support/app'
+import { createTestApp, json, signToken, type TestApp } from '../support/app'
+import { newUser } from '../support/factories'
 import { drivers, type TestDatabase } from '../support/databases'
 
 const DAY = 86_400_000

@@ -2,7 +2,9 @@
 // Last-Event-ID and ?since= replay with no gap and no duplicate, isolation, comments while idle, the
 // per-user cap, token expiry, and closing every stream at shutdown.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { createTestApp, json, newUser, signToken, type TestApp } from '../support/app'
+import { createTestApp, json, signToken, type TestApp } from '../support/app'
+import { createTask, newUser } from '../support/factories'
+import { expectProblem } from '../support/problems'
 import { drivers, type TestDatabase } from '../support/databases'
 import { readSse, type SseReader } from '../support/sse'
 
@@ -42,11 +44,7 @@ for (const driver of drivers) {
       if (res.status !== 200) expect(res.status, await res.text()).toBe(200)
       return { events: readSse(res), close }
     }
-    const create = async (user: string, title: string) => {
-      const res = await t.request('/api/v1/tasks', { method: 'POST', as: user, json: { title } })
-      expect(res.status).toBe(201)
-      return json(res)
-    }
+    const create = (user: string, title: string) => createTask(t, user, { title })
     const timed = async (events: SseReader) => {
       const started = performance.now()
       const item = await events.nextEvent(3000)
@@ -139,9 +137,8 @@ for (const driver of drivers) {
       const streams = []
       for (let i = 0; i < MAX_STREAMS; i++) streams.push(await stream(user))
       const refused = await connect(user)
-      expect(refused.res.status).toBe(429)
       expect(refused.res.headers.get('retry-after')).toBe('30')
-      expect(await json(refused.res)).toMatchObject({ status: 429, error_code: 'RATE_LIMITED' })
+      await expectProblem(refused.res, 429, 'RATE_LIMITED')
       // Another user is not affected.
       const otherUser = await stream(newUser())
       otherUser.close()
@@ -155,12 +152,9 @@ for (const driver of drivers) {
     test('bad resume points: junk is 400 INVALID_CURSOR; no token is 401', async () => {
       const user = newUser()
       for (const init of [{ headers: { 'last-event-id': 'junk' } }, { query: '?since=%25' }]) {
-        const { res } = await connect(user, init)
-        expect(res.status).toBe(400)
-        expect(await json(res)).toMatchObject({ error_code: 'INVALID_CURSOR' })
+        await expectProblem((await connect(user, init)).res, 400, 'INVALID_CURSOR')
       }
-      const res = await t.app.handle(new Request('http://localhost/api/v1/events'))
-      expect(res.status).toBe(401)
+      await expectProblem(await t.app.handle(new Request('http://localhost/api/v1/events')), 401, 'UNAUTHORIZED')
     })
   })
 }
@@ -183,8 +177,7 @@ describe('GET /api/v1/events at shutdown [pglite]', () => {
       for (const events of readers) expect(await events.next(1000)).toEqual({ kind: 'end' })
       expect(performance.now() - started).toBeLessThan(500)
       expect(t.sync.openStreams).toBe(0)
-      const res = await t.request('/api/v1/events', { as: newUser() })
-      expect(res.status).toBe(503)
+      await expectProblem(await t.request('/api/v1/events', { as: newUser() }), 503, 'SERVICE_UNAVAILABLE')
     } finally {
       await database.drop()
     }

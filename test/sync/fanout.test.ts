@@ -5,7 +5,9 @@
 // when its client goes, and ending every stream at once on SIGTERM.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { openDatabase, type DatabaseHandle } from '../../src/db/client'
-import { createTestApp, json, newUser, signToken, SECRET, type TestApp } from '../support/app'
+import { createTestApp, signToken, SECRET, type TestApp } from '../support/app'
+import { createTask, newUser } from '../support/factories'
+import { expectProblem } from '../support/problems'
 import { databaseConfig, hasPostgres, neonProxy, scratchPostgres } from '../support/databases'
 import { startServer } from '../support/server'
 import { readSse } from '../support/sse'
@@ -27,11 +29,7 @@ const stream = async (t: TestApp, user: string) => {
   expect(await events.next()).toMatchObject({ event: 'ready' })
   return { events, close: () => controller.abort() }
 }
-const create = async (t: TestApp, user: string, title: string) => {
-  const res = await t.request('/api/v1/tasks', { method: 'POST', as: user, json: { title } })
-  expect(res.status, await res.clone().text()).toBe(201)
-  return json(res)
-}
+const create = (t: TestApp, user: string, title: string) => createTask(t, user, { title })
 
 const driverEnv = {
   postgres: () => ({}),
@@ -115,7 +113,7 @@ for (const name of ['postgres', 'neon'] as const) {
         // A new stream while the database is away: a quick 503, never a hang or a 500.
         const started = performance.now()
         const refused = await served.request('/api/v1/events', { as: newUser() })
-        expect(refused.status, await refused.clone().text()).toBe(503)
+        await expectProblem(refused, 503, 'SERVICE_UNAVAILABLE')
         expect(refused.headers.get('retry-after')).toBe('5')
         expect(performance.now() - started).toBeLessThan(3500)
         const during = await create(writer, user, 'during the outage')

@@ -4,7 +4,8 @@
 import { describe, expect, test } from 'bun:test'
 import { migrate, migrations } from '../../src/db/migrate'
 import { tasks } from '../../src/db/schema'
-import { createTestApp, json, newUser } from '../support/app'
+import { createTestApp, json } from '../support/app'
+import { newUser } from '../support/factories'
 import { drivers } from '../support/databases'
 
 const syncMigration = migrations.findIndex((m) => m.tag.endsWith('_sync'))

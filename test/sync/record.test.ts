@@ -7,7 +7,7 @@ import { and, asc, eq } from 'drizzle-orm'
 import { syncHeads, syncLog, tasks } from '../../src/db/schema'
 import { listenFor } from '../../src/sync/feed'
 import { recorded, SYNC_CHANNEL } from '../../src/sync/record'
-import { newUser } from '../support/app'
+import { newUser } from '../support/factories'
 import { drivers, type TestDatabase } from '../support/databases'
 
 for (const driver of drivers) {

@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { and, eq } from 'drizzle-orm'
 import { syncLog } from '../../src/db/schema'
 import { encodeCursor } from '../../src/sync/cursor'
-import { createTestApp, json, newUser, type TestApp } from '../support/app'
+import { createTestApp, json, type TestApp } from '../support/app'
+import { newUser } from '../support/factories'
+import { expectProblem } from '../support/problems'
 import { drivers, type TestDatabase } from '../support/databases'
 
 const DAY = 86_400_000
@@ -25,11 +27,7 @@ for (const driver of drivers) {
       await database?.drop()
     }, 60_000)
 
-    const expectExpired = async (res: Response) => {
-      expect(res.status, await res.clone().text()).toBe(410)
-      expect(res.headers.get('content-type')).toBe('application/problem+json')
-      expect(await json(res)).toMatchObject({ status: 410, status_code: 410, title: 'Gone', error_code: 'CURSOR_EXPIRED' })
-    }
+    const expectExpired = (res: Response) => expectProblem(res, 410, 'CURSOR_EXPIRED')
     const logRows = async (user: string) =>
       (await t.db.db.select({ id: syncLog.objectId, deleted: syncLog.deleted }).from(syncLog).where(eq(syncLog.userId, user))).length
 

@@ -2,7 +2,8 @@
 // its change numbered, logged and notified inside it.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { PGlite } from '@electric-sql/pglite'
-import { createTestApp, json, newUser, type TestApp } from '../support/app'
+import { createTestApp, json, type TestApp } from '../support/app'
+import { newUser } from '../support/factories'
 import { drivers, type TestDatabase } from '../support/databases'
 
 describe('task writes with the change log [pglite]', () => {

@@ -6,7 +6,8 @@
 // The run is seeded: SYNC_SEED=<seed> replays the same choices (the interleaving is the machine's).
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { openDatabase, type DatabaseHandle } from '../../src/db/client'
-import { createTestApp, json, newUser, type TestApp } from '../support/app'
+import { createTestApp, json, type TestApp } from '../support/app'
+import { newUser } from '../support/factories'
 import { databaseConfig, hasPostgres, neonProxy, scratchPostgres } from '../support/databases'
 import { readSse } from '../support/sse'
 
