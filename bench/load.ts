@@ -4,11 +4,13 @@
 //
 //   bun bench/load.ts                      # PGlite (in memory)
 //   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test bun bench/load.ts
+//   BENCH_BINARY=dist/taskapi BENCH_DATA_DIR=/tmp/d bun bench/load.ts   # the binary, on a data folder
 //
 // Options (environment): BENCH_SECONDS (5 per scenario), BENCH_CONCURRENCY (32), BENCH_EVENTS=1
 // (an event stream open for every user during the runs, so every write also sends a NOTIFY).
 import { SignJWT } from 'jose'
 import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { scratchPostgres } from '../test/support/databases'
 import { startServer } from '../test/support/server'
 
@@ -16,9 +18,13 @@ const SECRET = 'bench-secret-bench-secret-bench-secret'
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32)
 
-function rssMiB(pid: number): number {
+const binary = process.env.BENCH_BINARY ? resolve(process.env.BENCH_BINARY) : undefined
+const dataDir = process.env.BENCH_DATA_DIR
+
+/** Resident memory now (VmRSS) or at its peak so far (VmHWM), in MiB. */
+function rssMiB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]) / 1024
 }
 
 async function run(name: string, request: (i: number) => Promise<Response>) {
@@ -43,13 +49,16 @@ async function run(name: string, request: (i: number) => Promise<Response>) {
 }
 
 const scratch = process.env.BENCH_DATABASE_URL ? await scratchPostgres(process.env.BENCH_DATABASE_URL, 'taskapi_bench') : null
-const server = await startServer({
-  JWT_SECRET: SECRET,
-  DATABASE_URL: scratch?.url ?? 'memory://',
-  LOG_LEVEL: 'info', // as in production: one access-log line per request
-  RATE_LIMIT_PER_IP: '0',
-  RATE_LIMIT_PER_USER: '0',
-})
+const server = await startServer(
+  {
+    JWT_SECRET: SECRET,
+    ...(dataDir && !scratch ? { DATA_DIR: dataDir } : { DATABASE_URL: scratch?.url ?? 'memory://' }),
+    LOG_LEVEL: 'info', // as in production: one access-log line per request
+    RATE_LIMIT_PER_IP: '0',
+    RATE_LIMIT_PER_USER: '0',
+  },
+  ...((binary ? [[binary, 'serve'], dirname(binary)] : []) as []),
+)
 try {
   const users = Array.from({ length: 16 }, (_, i) => `bench-user-${i}`)
   const tokens = await Promise.all(
@@ -83,9 +92,10 @@ try {
     await run('PATCH /api/v1/tasks/:id/toggle', (i) => fetch(`${server.url}/api/v1/tasks/${ids[((i % users.length) * 200) + (i % 200)]}/toggle`, { method: 'PATCH', headers: headers(i) })),
   ]
   const rssPeak = rssMiB(server.proc.pid)
-  console.log(`driver: ${scratch ? 'postgres (Bun.SQL)' : 'pglite (in memory)'}; ${concurrency} concurrent clients, ${seconds} s per scenario; bun ${Bun.version}`)
+  const database = scratch ? 'postgres (Bun.SQL)' : dataDir ? `pglite in ${dataDir}` : 'pglite (in memory)'
+  console.log(`${binary ?? 'bun src/index.ts'}; driver: ${database}; ${concurrency} concurrent clients, ${seconds} s per scenario; bun ${Bun.version}`)
   console.table(results)
-  console.log(`server RSS: ${rssIdle.toFixed(0)} MiB after seeding, ${rssPeak.toFixed(0)} MiB after the runs`)
+  console.log(`server RSS: ${rssIdle.toFixed(0)} MiB after seeding, ${rssPeak.toFixed(0)} MiB after the runs, peak ${rssMiB(server.proc.pid, 'VmHWM').toFixed(0)} MiB`)
   if (streams.length > 0) console.log(`${streams.length} event streams open (one per user): ${delivered} change events delivered`)
 } catch (error) {
   // A failed run says why the server went away, if it did.

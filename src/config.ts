@@ -1,72 +1,130 @@
 // The only reader of process.env: parses, validates and freezes the service's configuration.
+// Every variable is one row of `variables` (its parser, default and description), from which the
+// parsing, the error messages and `taskapi --help` are all made; adding a variable is one row.
 // A bad value stops the start with one message naming every bad variable.
-import { Type as t, type Static } from '@sinclair/typebox'
+import { Type as t, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 
-const Port = t.Integer({ minimum: 0, maximum: 65535 })
-const Seconds = t.Integer({ minimum: 0, maximum: 3600 })
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
 
-const Env = t.Object({
-  PORT: t.Optional(Port),
-  HOST: t.Optional(t.String({ minLength: 1 })),
-  DATABASE_URL: t.Optional(t.String({ pattern: '^(postgres|postgresql|memory)://' })),
-  DATABASE_DIRECT_URL: t.Optional(t.String({ pattern: '^(postgres|postgresql)://' })),
-  DATA_DIR: t.Optional(t.String({ minLength: 1 })),
-  DB_DRIVER: t.Optional(t.Union([t.Literal('auto'), t.Literal('pglite'), t.Literal('postgres'), t.Literal('neon')])),
-  DB_POOL_MAX: t.Optional(t.Integer({ minimum: 1, maximum: 1000 })),
-  DB_CONNECT_TIMEOUT_S: t.Optional(t.Integer({ minimum: 1, maximum: 600 })),
-  DB_STATEMENT_TIMEOUT_MS: t.Optional(t.Integer({ minimum: 0, maximum: 3_600_000 })),
-  NEON_WS_PROXY: t.Optional(t.String({ pattern: '^[^/:]+(:\\d+)?(/.*)?$' })),
-  JWT_SECRET: t.Optional(t.String({ minLength: 1 })),
-  BETTER_AUTH_SECRET: t.Optional(t.String({ minLength: 1 })),
-  JWT_JWKS_URL: t.Optional(t.String({ pattern: '^https?://' })),
-  JWT_JWKS_COOLDOWN_S: t.Optional(Seconds),
-  JWT_ISSUER: t.Optional(t.String({ minLength: 1 })),
-  JWT_AUDIENCE: t.Optional(t.String({ minLength: 1 })),
-  JWT_CLOCK_SKEW_S: t.Optional(Seconds),
-  JWT_USER_CLAIM: t.Optional(t.String({ minLength: 1 })),
-  CORS_ORIGINS: t.Optional(t.String()),
-  RATE_LIMIT_PER_IP: t.Optional(t.Integer({ minimum: 0, maximum: 1_000_000 })),
-  RATE_LIMIT_PER_USER: t.Optional(t.Integer({ minimum: 0, maximum: 1_000_000 })),
-  RATE_LIMIT_WINDOW_S: t.Optional(t.Integer({ minimum: 1, maximum: 86_400 })),
-  TRUST_PROXY: t.Optional(t.String({ pattern: '^[A-Za-z0-9-]+$' })),
-  SYNC_RETENTION_DAYS: t.Optional(t.Integer({ minimum: 1, maximum: 3650 })),
-  EVENTS_MAX_STREAMS_PER_USER: t.Optional(t.Integer({ minimum: 1, maximum: 1000 })),
-  LOG_LEVEL: t.Optional(t.Union([t.Literal('debug'), t.Literal('info'), t.Literal('warn'), t.Literal('error'), t.Literal('silent')])),
-  NODE_ENV: t.Optional(t.String()),
-})
-
-const describe: Record<keyof Static<typeof Env>, string> = {
-  PORT: 'an integer from 0 to 65535',
-  HOST: 'a host name or address',
-  DATABASE_URL: 'a postgres:// or postgresql:// URL, or memory:// for a throwaway embedded database',
-  DATABASE_DIRECT_URL: 'a postgres:// or postgresql:// URL of a non-pooled (session) connection, for LISTEN',
-  DATA_DIR: 'a directory path',
-  DB_DRIVER: 'one of auto, pglite, postgres, neon',
-  DB_POOL_MAX: 'an integer from 1 to 1000',
-  DB_CONNECT_TIMEOUT_S: 'an integer number of seconds from 1 to 600',
-  DB_STATEMENT_TIMEOUT_MS: 'an integer number of milliseconds from 0 (none) to 3600000',
-  NEON_WS_PROXY: 'a host[:port][/path] of a WebSocket-to-Postgres proxy, such as localhost:4444/v1',
-  JWT_SECRET: 'a non-empty secret',
-  BETTER_AUTH_SECRET: 'a non-empty secret',
-  JWT_JWKS_URL: 'an http:// or https:// URL of a JSON Web Key Set',
-  JWT_JWKS_COOLDOWN_S: 'an integer number of seconds from 0 to 3600',
-  JWT_ISSUER: 'a non-empty string',
-  JWT_AUDIENCE: 'a non-empty string',
-  JWT_CLOCK_SKEW_S: 'an integer number of seconds from 0 to 3600',
-  JWT_USER_CLAIM: 'a claim name',
-  CORS_ORIGINS: 'a comma-separated list of origins',
-  RATE_LIMIT_PER_IP: 'an integer number of requests per window (0 turns the limit off)',
-  RATE_LIMIT_PER_USER: 'an integer number of requests per window (0 turns the limit off)',
-  RATE_LIMIT_WINDOW_S: 'an integer number of seconds from 1 to 86400',
-  TRUST_PROXY: 'the name of the header that carries the client address, such as Fly-Client-IP or X-Forwarded-For',
-  SYNC_RETENTION_DAYS: 'an integer number of days from 1 to 3650',
-  EVENTS_MAX_STREAMS_PER_USER: 'an integer from 1 to 1000',
-  LOG_LEVEL: 'one of debug, info, warn, error, silent',
-  NODE_ENV: 'a string',
+interface Variable<S extends TSchema> {
+  readonly schema: S
+  /** What a valid value looks like, for the error message: "PORT: must be …". */
+  readonly must: string
+  /** What it does, for --help. */
+  readonly help: string
+  /** The value used when unset, as it would be written in the environment (parsed like one). */
+  readonly default?: string
+  /** For --help, when the default depends on other variables. */
+  readonly defaultText?: string
 }
+const variable = <S extends TSchema>(schema: S, row: Omit<Variable<S>, 'schema'>): Variable<S> => ({ schema, ...row })
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
+const port = (help: string, fallback?: string) => variable(t.Integer({ minimum: 0, maximum: 65535 }), { must: 'an integer from 0 to 65535', help, default: fallback })
+const seconds = (help: string, fallback?: string) =>
+  variable(t.Integer({ minimum: 0, maximum: 3600 }), { must: 'an integer number of seconds from 0 to 3600', help, default: fallback })
+const text = (help: string, must = 'a non-empty string') => variable(t.String({ minLength: 1 }), { must, help })
+const oneOf = <const V extends readonly string[]>(values: V, help: string, fallback?: V[number]) =>
+  // Typed as the union of the values (typebox's own Static of a mapped union is string).
+  variable(t.Union(values.map((v) => t.Literal(v))) as unknown as TUnsafe<V[number]>, {
+    must: `one of ${values.join(', ')}`,
+    help,
+    default: fallback,
+  })
+const count = (max: number, help: string, fallback: string, must: string) => variable(t.Integer({ minimum: 0, maximum: max }), { must, help, default: fallback })
+
+/** Every environment variable the service reads, in the order --help lists them. */
+export const variables = {
+  PORT: port('TCP port to listen on (0: any free port)', '3000'),
+  HOST: variable(t.String({ minLength: 1 }), {
+    must: 'a host name or address',
+    help: 'address to listen on',
+    defaultText: '0.0.0.0; 127.0.0.1 while the development secret is in use',
+  }),
+  DATABASE_URL: variable(t.String({ pattern: '^(postgres|postgresql|memory)://' }), {
+    must: 'a postgres:// or postgresql:// URL, or memory:// for a throwaway embedded database',
+    help: 'Postgres to use; unset: the embedded database in DATA_DIR',
+  }),
+  DATABASE_DIRECT_URL: variable(t.String({ pattern: '^(postgres|postgresql)://' }), {
+    must: 'a postgres:// or postgresql:// URL of a non-pooled (session) connection, for LISTEN',
+    help: 'non-pooled Postgres URL for LISTEN (Neon: the one without -pooler)',
+    defaultText: 'DATABASE_URL',
+  }),
+  DATA_DIR: variable(t.String({ minLength: 1 }), {
+    must: 'a directory path',
+    help: 'folder of the embedded database (one process at a time; made private, 0700)',
+    default: './data',
+  }),
+  DB_DRIVER: oneOf(['auto', 'pglite', 'postgres', 'neon'], 'database driver; auto: neon for a *.neon.tech host', 'auto'),
+  DB_POOL_MAX: variable(t.Integer({ minimum: 1, maximum: 1000 }), { must: 'an integer from 1 to 1000', help: 'Postgres connections at most', default: '10' }),
+  DB_CONNECT_TIMEOUT_S: variable(t.Integer({ minimum: 1, maximum: 600 }), {
+    must: 'an integer number of seconds from 1 to 600',
+    help: 'give up connecting to Postgres after this long',
+    default: '5',
+  }),
+  DB_STATEMENT_TIMEOUT_MS: variable(t.Integer({ minimum: 0, maximum: 3_600_000 }), {
+    must: 'an integer number of milliseconds from 0 (none) to 3600000',
+    help: 'Postgres statement_timeout',
+    default: '10000',
+  }),
+  NEON_WS_PROXY: variable(t.String({ pattern: '^[^/:]+(:\\d+)?(/.*)?$' }), {
+    must: 'a host[:port][/path] of a WebSocket-to-Postgres proxy, such as localhost:4444/v1',
+    help: 'WebSocket proxy for the Neon driver against a plain Postgres (local development)',
+  }),
+  JWT_SECRET: text('HMAC key of HS256/384/512 tokens (at least 32 bytes in production)', 'a non-empty secret'),
+  BETTER_AUTH_SECRET: text('used as JWT_SECRET when that is unset', 'a non-empty secret'),
+  JWT_JWKS_URL: variable(t.String({ pattern: '^https?://' }), {
+    must: 'an http:// or https:// URL of a JSON Web Key Set',
+    help: 'key set of asymmetric tokens (EdDSA, ES256, RS256), such as Better Auth’s /api/auth/jwks',
+  }),
+  JWT_JWKS_COOLDOWN_S: seconds('wait at least this long between two fetches of the key set', '30'),
+  JWT_ISSUER: text('required iss claim'),
+  JWT_AUDIENCE: text('required aud claim'),
+  JWT_CLOCK_SKEW_S: seconds('tolerance on exp and nbf', '30'),
+  JWT_USER_CLAIM: variable(t.String({ minLength: 1 }), { must: 'a claim name', help: 'claim holding the user id', default: 'sub' }),
+  CORS_ORIGINS: variable(t.String(), { must: 'a comma-separated list of origins', help: 'browser origins allowed to call the API (*: any)', default: 'http://localhost:3000' }),
+  RATE_LIMIT_PER_IP: count(1_000_000, 'requests per window per client address (0: off)', '1200', 'an integer number of requests per window (0 turns the limit off)'),
+  RATE_LIMIT_PER_USER: count(1_000_000, 'requests per window per user (0: off)', '600', 'an integer number of requests per window (0 turns the limit off)'),
+  RATE_LIMIT_WINDOW_S: variable(t.Integer({ minimum: 1, maximum: 86_400 }), {
+    must: 'an integer number of seconds from 1 to 86400',
+    help: 'length of a rate-limit window',
+    default: '60',
+  }),
+  TRUST_PROXY: variable(t.String({ pattern: '^[A-Za-z0-9-]+$' }), {
+    must: 'the name of the header that carries the client address, such as Fly-Client-IP or X-Forwarded-For',
+    help: 'header naming the client address, set by a proxy you trust',
+  }),
+  SYNC_RETENTION_DAYS: variable(t.Integer({ minimum: 1, maximum: 3650 }), {
+    must: 'an integer number of days from 1 to 3650',
+    help: 'how long deletions stay in the change feed; older cursors get 410',
+    default: '30',
+  }),
+  EVENTS_MAX_STREAMS_PER_USER: variable(t.Integer({ minimum: 1, maximum: 1000 }), {
+    must: 'an integer from 1 to 1000',
+    help: 'open event streams per user on one instance; beyond, 429',
+    default: '10',
+  }),
+  LOG_LEVEL: { ...oneOf(LOG_LEVELS, 'least severe log level written'), defaultText: 'info (silent when NODE_ENV=test)' },
+  NODE_ENV: variable(t.String(), { must: 'a string', help: 'production: strict key rules; development: a built-in secret on 127.0.0.1' }),
+  FLY_APP_NAME: variable(t.String(), { must: 'a string', help: 'set by Fly.io; then DATA_DIR must be a mounted volume, or DATABASE_URL set' }),
+} satisfies Record<string, Variable<TSchema>>
+
+type Name = keyof typeof variables
+type Env = { [K in Name]?: Static<(typeof variables)[K]['schema']> }
+
+/** `NAME  help (default: …)`, one line per variable, for --help. */
+export function describeVariables(): string {
+  const names = Object.keys(variables) as Name[]
+  const width = Math.max(...names.map((n) => n.length))
+  return names
+    .map((name) => {
+      const row: Variable<TSchema> = variables[name]
+      const fallback = row.defaultText ?? row.default
+      return `  ${name.padEnd(width)}  ${row.help}${fallback === undefined ? '' : ` (default: ${fallback})`}`
+    })
+    .join('\n')
+}
 
 export interface PoolConfig {
   readonly max: number
@@ -84,6 +142,8 @@ export interface Config {
   readonly port: number
   readonly host: string
   readonly production: boolean
+  /** On Fly.io, where a Machine's own disk is lost on every deploy: the embedded database needs a volume. */
+  readonly onFly: boolean
   readonly database: DatabaseConfig
   readonly jwt: {
     /** HMAC key for HS256/384/512 tokens, when configured. */
@@ -122,61 +182,50 @@ export class ConfigError extends Error {
   }
 }
 
-const numeric = new Set([
-  'PORT',
-  'JWT_CLOCK_SKEW_S',
-  'JWT_JWKS_COOLDOWN_S',
-  'DB_POOL_MAX',
-  'DB_CONNECT_TIMEOUT_S',
-  'DB_STATEMENT_TIMEOUT_MS',
-  'RATE_LIMIT_PER_IP',
-  'RATE_LIMIT_PER_USER',
-  'RATE_LIMIT_WINDOW_S',
-  'SYNC_RETENTION_DAYS',
-  'EVENTS_MAX_STREAMS_PER_USER',
-])
-
 /** Parses an environment (process.env by default). Throws ConfigError naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const raw: Record<string, unknown> = {}
-  for (const key of Object.keys(Env.properties)) {
-    const value = env[key]
-    if (value === undefined || value === '') continue
-    raw[key] = numeric.has(key) && /^\d+$/.test(value) ? Number(value) : value
-  }
-
   const problems = new Set<string>()
-  for (const error of Value.Errors(Env, raw)) {
-    const key = error.path.split('/')[1] as keyof typeof describe
-    problems.add(`${key}: must be ${describe[key]}`)
-    // Dropped, so the checks below still run on everything else and every problem is named at once.
-    delete raw[key]
+  const parsed: Record<string, unknown> = {}
+  for (const name of Object.keys(variables) as Name[]) {
+    const row: Variable<TSchema> = variables[name]
+    const given = env[name] === '' ? undefined : env[name]
+    const value = given ?? row.default
+    if (value === undefined) continue
+    const raw = row.schema.type === 'integer' && /^\d+$/.test(value) ? Number(value) : value
+    // A bad value is named and left out, so the checks below still run and every problem is named at once.
+    if (Value.Check(row.schema, raw)) parsed[name] = raw
+    else problems.add(`${name}: must be ${row.must}`)
   }
-  const e = raw as Static<typeof Env>
+  const e = parsed as Env & Required<Pick<Env, 'PORT' | 'DATA_DIR' | 'DB_DRIVER' | 'CORS_ORIGINS' | 'JWT_USER_CLAIM'>>
 
   const production = e.NODE_ENV === 'production'
   const development = e.NODE_ENV === 'development'
   const configuredSecret = e.JWT_SECRET ?? e.BETTER_AUTH_SECRET
   const secretName = e.JWT_SECRET ? 'JWT_SECRET' : 'BETTER_AUTH_SECRET'
   const secret = configuredSecret ?? (development && !e.JWT_JWKS_URL ? DEVELOPMENT_SECRET : undefined)
+  const developmentSecret = secret !== undefined && configuredSecret === undefined
   if (secret === undefined && !e.JWT_JWKS_URL) {
     problems.add(
-      'JWT_SECRET: no key configured; set JWT_JWKS_URL or JWT_SECRET (or BETTER_AUTH_SECRET), or NODE_ENV=development for a development-only secret',
+      'JWT_SECRET: no key configured; make one with `openssl rand -base64 48` and set JWT_SECRET to it, or set JWT_JWKS_URL to your identity provider’s key set',
     )
   } else if (secret !== undefined && production && new TextEncoder().encode(secret).length < MIN_PRODUCTION_SECRET_BYTES) {
-    problems.add(`${secretName}: must be at least ${MIN_PRODUCTION_SECRET_BYTES} bytes when NODE_ENV=production`)
+    problems.add(`${secretName}: must be at least ${MIN_PRODUCTION_SECRET_BYTES} bytes when NODE_ENV=production (make one with \`openssl rand -base64 48\`)`)
+  }
+  // Anyone who can reach the port could mint tokens with the well-known development secret.
+  if (developmentSecret && e.HOST !== undefined && !isLoopback(e.HOST)) {
+    problems.add(`HOST: the built-in development secret only listens on this machine (127.0.0.1, ::1 or localhost), not ${e.HOST}; set JWT_SECRET to listen on ${e.HOST}`)
   }
 
-  const driver = e.DB_DRIVER ?? 'auto'
   let database: DatabaseConfig
   const url = e.DATABASE_URL
+  const driver = e.DB_DRIVER
   if (url === undefined || url.startsWith('memory://')) {
     if (driver === 'postgres' || driver === 'neon') problems.add(`DB_DRIVER: ${driver} needs a postgres:// DATABASE_URL`)
-    database = { driver: 'pglite', dataDir: url === undefined ? (e.DATA_DIR ?? './data') : null }
+    database = { driver: 'pglite', dataDir: url === undefined ? e.DATA_DIR : null }
   } else {
     if (driver === 'pglite') problems.add('DB_DRIVER: pglite cannot use a postgres:// DATABASE_URL')
     const neon = driver === 'neon' || (driver === 'auto' && isNeonHost(url))
-    const pool = { max: e.DB_POOL_MAX ?? 10, connectTimeoutS: e.DB_CONNECT_TIMEOUT_S ?? 5, statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS ?? 10_000 }
+    const pool = { max: e.DB_POOL_MAX!, connectTimeoutS: e.DB_CONNECT_TIMEOUT_S!, statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS! }
     // LISTEN needs a session, which a transaction pooler does not keep: it goes to the direct URL.
     const directUrl = e.DATABASE_DIRECT_URL
     database = neon
@@ -184,7 +233,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       : { driver: 'postgres', url, pool, ...(directUrl && { directUrl }) }
   }
 
-  const corsOrigins = (e.CORS_ORIGINS ?? 'http://localhost:3000')
+  const corsOrigins = (e.CORS_ORIGINS ?? '')
     .split(',')
     .map((o) => o.trim())
     .filter(Boolean)
@@ -195,26 +244,31 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (problems.size > 0) throw new ConfigError([...problems])
 
   return Object.freeze({
-    port: e.PORT ?? 3000,
-    host: e.HOST ?? '0.0.0.0',
+    port: e.PORT,
+    host: e.HOST ?? (developmentSecret ? '127.0.0.1' : '0.0.0.0'),
     production,
+    onFly: e.FLY_APP_NAME !== undefined,
     database: Object.freeze(database),
     jwt: Object.freeze({
       secret: secret === undefined ? undefined : new TextEncoder().encode(secret),
-      developmentSecret: secret !== undefined && configuredSecret === undefined,
+      developmentSecret,
       jwksUrl: e.JWT_JWKS_URL === undefined ? undefined : new URL(e.JWT_JWKS_URL),
-      jwksCooldownS: e.JWT_JWKS_COOLDOWN_S ?? 30,
+      jwksCooldownS: e.JWT_JWKS_COOLDOWN_S!,
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
-      clockSkewS: e.JWT_CLOCK_SKEW_S ?? 30,
-      userClaim: e.JWT_USER_CLAIM ?? 'sub',
+      clockSkewS: e.JWT_CLOCK_SKEW_S!,
+      userClaim: e.JWT_USER_CLAIM,
     }),
     corsOrigins: Object.freeze(corsOrigins),
-    rateLimit: Object.freeze({ perIp: e.RATE_LIMIT_PER_IP ?? 1200, perUser: e.RATE_LIMIT_PER_USER ?? 600, windowS: e.RATE_LIMIT_WINDOW_S ?? 60 }),
+    rateLimit: Object.freeze({ perIp: e.RATE_LIMIT_PER_IP!, perUser: e.RATE_LIMIT_PER_USER!, windowS: e.RATE_LIMIT_WINDOW_S! }),
     trustProxy: e.TRUST_PROXY?.toLowerCase(),
-    sync: Object.freeze({ retentionDays: e.SYNC_RETENTION_DAYS ?? 30, maxStreamsPerUser: e.EVENTS_MAX_STREAMS_PER_USER ?? 10 }),
+    sync: Object.freeze({ retentionDays: e.SYNC_RETENTION_DAYS!, maxStreamsPerUser: e.EVENTS_MAX_STREAMS_PER_USER! }),
     logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === 'test' ? 'silent' : 'info'),
   })
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
 }
 
 function isNeonHost(url: string): boolean {

@@ -5,16 +5,21 @@ import { SignJWT } from 'jose'
 import { parseArgs } from 'node:util'
 import { createApp } from './app'
 import { createVerifier, type Verifier } from './auth/verify'
-import { ConfigError, loadConfig, type Config } from './config'
-import { openDatabase } from './db/client'
+import { ConfigError, describeVariables, loadConfig, type Config } from './config'
+import { connectDatabase, DatabaseOpenError, openDatabase, type DatabaseHandle } from './db/client'
+import { DataDirError, openDataDir, type DataDir } from './db/data-dir'
 import { nullDatabase } from './db/null'
 import { migrate, migrationStatus } from './db/migrate'
 import { isUnavailable } from './db/errors'
-import { createLogger } from './log'
+import { createLogger, type Logger } from './log'
 import { createSync } from './sync/hub'
 import pkg from '../package.json'
 
-const usage = `taskapi ${pkg.version}: per-user tasks over a JSON REST API
+// Stamped by `bun run build` (scripts/build.ts); absent when run from source.
+declare const BUILD_COMMIT: string | undefined
+const commit = typeof BUILD_COMMIT === 'string' ? BUILD_COMMIT : 'source'
+
+const usage = () => `taskapi ${pkg.version} (${commit}): per-user tasks over a JSON REST API
 
 Usage:
   taskapi [serve]                 serve the API (the default)
@@ -25,23 +30,29 @@ Usage:
   taskapi openapi                 print the OpenAPI document (JSON) and exit
   taskapi --help | --version
 
-Configuration comes from the environment (and .env); see the README.`
+Environment (also read from .env in the working folder):
+${describeVariables()}`
+
+/**
+ * Opens the configured database. The embedded one's folder is created private, checked and locked
+ * first (one process per folder), and kept private: PGlite writes its files world-readable.
+ */
+function open(config: Config, log: Logger): { database: DatabaseHandle; folder: DataDir | null } {
+  const { database: db } = config
+  // A Fly Machine's own disk is replaced on every deploy: there, the data must be on a volume.
+  const volume = config.onFly ? 'on Fly.io a Machine’s own disk is lost on every deploy' : ''
+  const folder = db.driver === 'pglite' && db.dataDir !== null ? openDataDir(db.dataDir, { volume }) : null
+  if (folder) {
+    const tightened = folder.tighten()
+    if (tightened > 0) log.warn('data_dir.tightened', { path: folder.path, files: tightened, detail: 'removed group and other permissions' })
+  }
+  const database = connectDatabase(db, (error) => log.warn('database.connection_lost', { error: error.name }))
+  return { database, folder }
+}
 
 async function serve(config: Config) {
   const log = createLogger(config.logLevel)
-  if (config.jwt.developmentSecret) {
-    log.warn('config.development_secret', { detail: 'using the built-in development-only JWT secret; never in production' })
-  }
-  const database = await openDatabase(config.database, (error) => log.warn('database.connection_lost', { error: error.name }))
-  try {
-    const applied = await database.ensureSchema()
-    if (applied.length > 0) log.info('migrations.applied', { migrations: applied.join(',') })
-  } catch (error) {
-    // Serve anyway: /healthz answers, /readyz and the API say 503 until the database is back,
-    // and the first request after that applies the migrations.
-    if (!isUnavailable(error)) throw error
-    log.warn('database.unavailable_at_start', { driver: database.driver })
-  }
+  const { database, folder } = open(config, log)
   const sync = createSync({ database, log, ...config.sync })
   // Every instance purges old tombstones now and then; batches skip rows another instance holds.
   const purge = setInterval(() => {
@@ -51,12 +62,30 @@ async function serve(config: Config) {
     )
   }, PURGE_EVERY_MS)
   purge.unref()
-  const app = createApp({ config, database, verify: await createVerifier(config.jwt), log, sync }).listen({
-    port: config.port,
-    hostname: config.host,
+  const app = createApp({ config, database, verify: await createVerifier(config.jwt), log, sync })
+  // Listen first: /healthz answers at once; /readyz and the API say 503 until the database is open.
+  // No reusePort: a second process on the same port must fail, not share the port's connections.
+  try {
+    app.listen({ port: config.port, hostname: config.host, reusePort: false })
+  } catch (error) {
+    throw listenError(error, config)
+  }
+  log.info('server.started', {
+    url: app.server?.url.href,
+    driver: database.driver,
+    data_dir: folder?.path ?? (database.driver === 'pglite' ? 'memory' : undefined),
+    version: pkg.version,
+    commit,
+    // Since the process started.
+    elapsed_ms: Math.round(performance.now()),
   })
-  log.info('server.started', { url: app.server?.url.href, driver: database.driver, version: pkg.version })
+  if (config.jwt.developmentSecret) {
+    log.warn('config.development_secret', {
+      detail: `using the built-in development-only JWT secret, so listening on ${config.host} only; to serve other machines make a key with \`openssl rand -base64 48\` and set JWT_SECRET`,
+    })
+  }
 
+  // Stopping while the database opens waits for it to open, then closes it cleanly.
   let stopping = false
   const stop = async (signal: string) => {
     if (stopping) return
@@ -71,11 +100,39 @@ async function serve(config: Config) {
     await app.server?.stop(false)
     clearTimeout(deadline)
     await database.close()
+    folder?.release()
     log.info('server.stopped', { signal })
     process.exit(0)
   }
   process.on('SIGTERM', () => void stop('SIGTERM'))
   process.on('SIGINT', () => void stop('SIGINT'))
+
+  await database.opened
+  // A first start unpacks the template (or initdb's output) as mode 0666 files; the files Postgres
+  // creates afterwards (tables, WAL segments) get its own 0600. So tightening once, now, suffices.
+  folder?.tighten()
+  try {
+    const applied = await database.ensureSchema()
+    if (applied.length > 0) log.info('migrations.applied', { migrations: applied.join(',') })
+    log.info('database.ready', { driver: database.driver, elapsed_ms: Math.round(performance.now()) })
+  } catch (error) {
+    // Serve anyway: /healthz answers, /readyz and the API say 503 until the database is back,
+    // and the first request after that applies the migrations.
+    if (!isUnavailable(error)) throw error
+    log.warn('database.unavailable_at_start', { driver: database.driver })
+  }
+}
+
+/** Bun.serve's errors, as one line saying what to change. */
+function listenError(error: unknown, { host, port }: Config): Error {
+  const code = (error as { code?: string }).code
+  if (code === 'EADDRINUSE') return new StartupError(`port ${port} is already in use on ${host}: stop what holds it, or set PORT to another port`)
+  // An unknown host name comes back from Bun.serve as ENOENT.
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOENT' || code === 'ENOTFOUND' || code === 'EAI_NONAME' || code === 'EINVAL') {
+    return new StartupError(`HOST ${host} is not an address or name of this machine: set HOST to one of its addresses, 127.0.0.1 (this machine only) or 0.0.0.0 (all)`)
+  }
+  if (code === 'EACCES') return new StartupError(`port ${port} needs privileges on this machine: set PORT to 1024 or above`)
+  return error as Error
 }
 
 const PURGE_EVERY_MS = 60 * 60 * 1000
@@ -85,8 +142,9 @@ const SHUTDOWN_GRACE_MS = 8000
 
 async function runMigrate(config: Config, args: string[]) {
   const { values } = parseArgs({ args, options: { status: { type: 'boolean', default: false } } })
-  const database = await openDatabase(config.database)
+  const { database, folder } = open(config, createLogger('silent'))
   try {
+    await database.opened
     if (values.status) {
       for (const m of await migrationStatus(database.db)) console.log(`${m.applied ? 'applied' : 'pending'}  ${m.tag}`)
       return
@@ -95,6 +153,8 @@ async function runMigrate(config: Config, args: string[]) {
     console.log(applied.length === 0 ? 'No pending migrations.' : `Applied ${applied.length}: ${applied.join(', ')}`)
   } finally {
     await database.close()
+    folder?.tighten()
+    folder?.release()
   }
 }
 
@@ -161,11 +221,13 @@ async function openapi(args: string[]) {
 class UsageError extends Error {}
 /** A command that cannot do what it was asked: its message on stderr, exit 1. */
 class CommandError extends Error {}
+/** The service cannot start: its one-line message on stderr, exit 1. */
+class StartupError extends Error {}
 
 async function main(argv: string[]) {
   const [command = 'serve', ...rest] = argv
-  if (command === '--help' || command === '-h' || rest.includes('--help') || rest.includes('-h')) return console.log(usage)
-  if (command === '--version' || command === '-v') return console.log(pkg.version)
+  if (command === '--help' || command === '-h' || rest.includes('--help') || rest.includes('-h')) return console.log(usage())
+  if (command === '--version' || command === '-v') return console.log(`${pkg.version} (${commit})`)
   const config = () => loadConfig()
   const commands: Record<string, (args: string[]) => Promise<void>> = {
     serve: (args) => {
@@ -188,13 +250,19 @@ const parseErrors = new Set(['ERR_PARSE_ARGS_UNKNOWN_OPTION', 'ERR_PARSE_ARGS_IN
 try {
   await main(process.argv.slice(2))
 } catch (error) {
-  if (error instanceof ConfigError || error instanceof CommandError) {
-    console.error(error.message)
-    process.exit(1)
-  }
   if (error instanceof UsageError || parseErrors.has((error as { code?: string }).code ?? '')) {
-    console.error(`taskapi: ${(error as Error).message}\n\n${usage}`)
+    console.error(`taskapi: ${(error as Error).message}\n\n${usage()}`)
     process.exit(2)
   }
-  throw error
+  // Everything else that stops a command is one line on stderr and exit 1: never a stack trace, and
+  // never the binary's minified source.
+  console.error(`taskapi: ${oneLine(error)}`)
+  process.exit(1)
+}
+
+function oneLine(error: unknown): string {
+  if (error instanceof ConfigError) return `invalid configuration: ${error.problems.join('; ')}`
+  if (error instanceof CommandError || error instanceof StartupError || error instanceof DataDirError || error instanceof DatabaseOpenError) return error.message
+  const e = error as { name?: string; code?: string; message?: string }
+  return `${e.name ?? 'Error'}${e.code ? ` ${e.code}` : ''}: ${String(e.message ?? error).split('\n')[0]}`
 }

@@ -129,10 +129,10 @@ describe('cli', () => {
     }
   }, TIMEOUT_MS)
 
-  test('--version prints the package.json version', async () => {
+  test('--version prints the package.json version (and "source" for the commit when run from source)', async () => {
     const r = await run(['--version'])
     expect(r.code, r.output).toBe(0)
-    expect(r.stdout, r.output).toBe(`${pkg.version}\n`)
+    expect(r.stdout, r.output).toBe(`${pkg.version} (source)\n`)
     expect(r.stderr, r.output).toBe('')
   }, TIMEOUT_MS)
 

@@ -1,7 +1,7 @@
 // loadConfig: defaults, the database choice, the key rules, one error naming every bad variable,
 // and a frozen result. It is a pure function of the environment it is given.
 import { describe, expect, test } from 'bun:test'
-import { ConfigError, DEVELOPMENT_SECRET, loadConfig } from '../src/config'
+import { ConfigError, describeVariables, DEVELOPMENT_SECRET, loadConfig, variables } from '../src/config'
 
 const SECRET = 'a-test-secret-of-more-than-thirty-two-bytes'
 const bytes = (s: string) => new TextEncoder().encode(s)
@@ -206,5 +206,49 @@ describe('loadConfig result', () => {
     const a = loadConfig({ JWT_SECRET: SECRET, PORT: '1111' })
     const b = loadConfig({ JWT_SECRET: SECRET, PORT: '2222' })
     expect([a.port, b.port]).toEqual([1111, 2222])
+  })
+})
+
+describe('safe defaults', () => {
+  test('the development secret listens on this machine only: HOST defaults to 127.0.0.1, and a wider HOST is refused', () => {
+    expect(loadConfig({ NODE_ENV: 'development' }).host).toBe('127.0.0.1')
+    expect(loadConfig({ NODE_ENV: 'development', HOST: '::1' }).host).toBe('::1')
+    expect(loadConfig({ JWT_SECRET: SECRET }).host).toBe('0.0.0.0')
+    expect(loadConfig({ NODE_ENV: 'development', JWT_SECRET: SECRET }).host).toBe('0.0.0.0')
+    expect(configError({ NODE_ENV: 'development', HOST: '0.0.0.0' }).problems).toEqual([expect.stringMatching(/^HOST: .*development secret.*JWT_SECRET/)])
+  })
+
+  test('with no key the error says how to make one, and never suggests NODE_ENV=development', () => {
+    const { problems } = configError({})
+    expect(problems).toEqual([expect.stringContaining('openssl rand -base64 48')])
+    expect(problems[0]).not.toContain('NODE_ENV')
+  })
+
+  test('FLY_APP_NAME marks a Fly.io Machine', () => {
+    expect(loadConfig({ JWT_SECRET: SECRET }).onFly).toBe(false)
+    expect(loadConfig({ JWT_SECRET: SECRET, FLY_APP_NAME: 'taskapi' }).onFly).toBe(true)
+  })
+})
+
+describe('the variables table', () => {
+  test('every variable has a description, and --help lists each with its default', () => {
+    const help = describeVariables()
+    for (const [name, row] of Object.entries(variables)) {
+      expect(row.help.length, name).toBeGreaterThan(0)
+      expect(row.must.length, name).toBeGreaterThan(0)
+      const line = help.split('\n').find((l) => l.startsWith(`  ${name} `))
+      expect(line, name).toBeDefined()
+      const fallback = 'defaultText' in row ? row.defaultText : 'default' in row ? row.default : undefined
+      if (fallback !== undefined) expect(line, name).toEndWith(`(default: ${fallback})`)
+    }
+  })
+
+  test('a default goes through the same parser as a value from the environment', () => {
+    for (const [name, row] of Object.entries(variables)) {
+      if (!('default' in row) || row.default === undefined) continue
+      const config = () => loadConfig({ JWT_SECRET: SECRET, [name]: row.default })
+      expect(config, name).not.toThrow()
+      expect(config(), name).toEqual(loadConfig({ JWT_SECRET: SECRET }))
+    }
   })
 })

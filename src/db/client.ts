@@ -14,8 +14,10 @@ import { drizzle as bunSqlDrizzle } from 'drizzle-orm/bun-sql'
 import { drizzle as neonDrizzle } from 'drizzle-orm/neon-serverless'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as pgliteDrizzle } from 'drizzle-orm/pglite'
-import { mkdirSync } from 'node:fs'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import type { DatabaseConfig } from '../config'
+import { DATABASE_OPENING } from './errors'
 import { migrate } from './migrate'
 
 export type Database = PgDatabase<PgQueryResultHKT>
@@ -28,6 +30,11 @@ export interface DatabaseHandle {
    * the next call, so a service that started without its database heals when it comes back.
    */
   ensureSchema(): Promise<readonly string[]>
+  /**
+   * Resolves once the database is open (at once for Postgres, whose connections open on demand).
+   * Rejects with DatabaseOpenError when the embedded database cannot be opened.
+   */
+  readonly opened: Promise<void>
   /** Resolves when the schema is migrated and the database answers, all within `timeoutMs`. */
   checkReady(timeoutMs: number): Promise<void>
   /**
@@ -47,12 +54,39 @@ export interface Subscription {
 
 type Listen = DatabaseHandle['listen']
 
+/** Opens the configured database, resolving once it is open (DatabaseOpenError when it cannot be). */
 export async function openDatabase(config: DatabaseConfig, onPoolError: (error: Error) => void = () => {}): Promise<DatabaseHandle> {
+  const database = connectDatabase(config, onPoolError)
+  await database.opened
+  return database
+}
+
+/**
+ * Returns the database's handle at once, the embedded database opening behind it (`opened`):
+ * so the service can listen first. Until it is open its queries fail as "unavailable".
+ */
+export function connectDatabase(config: DatabaseConfig, onPoolError: (error: Error) => void = () => {}): DatabaseHandle {
   switch (config.driver) {
     case 'pglite': {
-      if (config.dataDir !== null) mkdirSync(config.dataDir, { recursive: true })
-      const client = await PGlite.create({ dataDir: config.dataDir ?? undefined, ...(await pgliteFiles()) })
-      return fromPglite(client)
+      const dataDir = config.dataDir ?? undefined
+      // A new folder starts from the migrated template embedded in the binary (no initdb: seconds
+      // and ~1 GB saved); a folder that holds a database is opened as it is.
+      const fresh = dataDir === undefined || !existsSync(join(dataDir, 'PG_VERSION'))
+      const loadDataDir = fresh ? embeddedTemplate() : undefined
+      // Opens in the background, so the service can listen first; until it is open, queries fail
+      // as "unavailable" (503 with Retry-After). It starts on the next turn of the event loop:
+      // compiling PGlite's WebAssembly holds the thread for ~30 ms, and the caller listens before.
+      const opening = new Promise((resolve) => setImmediate(resolve))
+        .then(() => pgliteFiles(fresh && loadDataDir === undefined))
+        .then((files) => PGlite.create({ dataDir, loadDataDir, postgresqlconf: PGLITE_SETTINGS, ...files }))
+        .catch((error: unknown) => {
+          throw new DatabaseOpenError(dataDir, error)
+        })
+      let client: PGlite | undefined
+      const opened = opening.then((c) => void (client = c))
+      opened.catch(() => {}) // the caller awaits `opened`; queries meanwhile see "unavailable"
+      const listen: Listen = async (...args) => pgliteListen((await opening))(...args)
+      return handle('pglite', pgliteDrizzle({ client: untilOpen(() => client) }), async () => (await opening.catch(() => undefined))?.close(), listen, opened)
     }
     case 'postgres': {
       const { max, connectTimeoutS, statementTimeoutMs } = config.pool
@@ -82,10 +116,62 @@ export async function openDatabase(config: DatabaseConfig, onPoolError: (error: 
   }
 }
 
+/**
+ * Postgres settings of the embedded database, chosen for one process serving one small service
+ * (README, "The embedded database"): small shared buffers (the OS page cache holds the files
+ * anyway, and every buffer is resident WebAssembly memory), WAL kept short between checkpoints, and
+ * full durability (fsync, synchronous_commit) left on: a write answered 2xx survives kill -9.
+ */
+const PGLITE_SETTINGS = [
+  'shared_buffers=16MB',
+  'work_mem=4MB',
+  'maintenance_work_mem=16MB',
+  'temp_buffers=2MB',
+  'wal_buffers=1MB',
+  'max_wal_size=64MB',
+  'min_wal_size=32MB',
+]
+
+/** The migrated, empty data folder that `bun run build` embeds in the binary (absent from source). */
+function embeddedTemplate(): Blob | undefined {
+  return Bun.embeddedFiles.find((file) => (file as Blob & { name?: string }).name?.startsWith(TEMPLATE_NAME))
+}
+export const TEMPLATE_NAME = 'pglite-template'
+
+/** The embedded database could not be opened: one line naming the folder and how to recover. */
+export class DatabaseOpenError extends Error {
+  override name = 'DatabaseOpenError'
+  constructor(dataDir: string | undefined, cause: unknown) {
+    // Emscripten's abort message ends with a hint for PGlite's own developers.
+    const reason = (cause instanceof Error ? cause.message.split('\n')[0]! : String(cause)).replace(/\. Build with -sASSERTIONS.*$/, '')
+    super(
+      dataDir === undefined
+        ? `the in-memory database could not be created (${reason})`
+        : `DATA_DIR ${resolve(dataDir)} could not be opened as a database (${reason}); it may be damaged: stop taskapi, move the folder aside, and restore a copy taken while taskapi was stopped`,
+      { cause },
+    )
+  }
+}
+
+/**
+ * What Drizzle calls PGlite through: before the database is open its queries and transactions
+ * fail at once with an "unavailable" error (503 with Retry-After, as for a Postgres that is away)
+ * instead of waiting; after, they go straight to PGlite. Drizzle's PGlite session uses only these two.
+ */
+function untilOpen(client: () => PGlite | undefined): PGlite {
+  const opening = () => Promise.reject(Object.assign(new Error('the database is still opening'), { code: DATABASE_OPENING }))
+  const gate: Pick<PGlite, 'query' | 'transaction'> = {
+    query: (...args: Parameters<PGlite['query']>) => client()?.query(...args) ?? opening(),
+    transaction: (...args: Parameters<PGlite['transaction']>) => client()?.transaction(...args) ?? opening(),
+  } as Pick<PGlite, 'query' | 'transaction'>
+  return gate as PGlite
+}
+
 /** PGlite's three runtime files, passed explicitly so the same code runs from source and from the binary. */
-async function pgliteFiles() {
+async function pgliteFiles(initdb = true) {
   const compile = async (path: string) => WebAssembly.compile(await Bun.file(path).arrayBuffer())
-  const [pgliteWasmModule, initdbWasmModule] = await Promise.all([compile(pgliteWasm), compile(initdbWasm)])
+  // initdb's module is compiled only when initdb will run (no template and no database yet).
+  const [pgliteWasmModule, initdbWasmModule] = await Promise.all([compile(pgliteWasm), initdb ? compile(initdbWasm) : undefined])
   return { pgliteWasmModule, initdbWasmModule, fsBundle: Bun.file(fsBundle) }
 }
 
@@ -102,13 +188,16 @@ function useLocalProxy(proxy: string) {
 
 /** Wraps an already-open PGlite (tests load a migrated template into one per suite). */
 export function fromPglite(client: PGlite): DatabaseHandle {
-  // One in-process connection that never drops: acknowledged once.
-  const listen: Listen = async (channel, onNotify, onListen) => {
+  return handle('pglite', pgliteDrizzle({ client }), () => client.close(), pgliteListen(client))
+}
+
+/** PGlite's `listen`: one in-process connection that never drops, so acknowledged once. */
+function pgliteListen(client: PGlite): Listen {
+  return async (channel, onNotify, onListen) => {
     const unlisten = await client.listen(channel, onNotify)
     onListen()
     return { close: () => unlisten() }
   }
-  return handle('pglite', pgliteDrizzle({ client }), () => client.close(), listen)
 }
 
 /** Bun.SQL's own `listen`: a dedicated connection that reconnects with backoff and re-subscribes. */
@@ -179,7 +268,7 @@ function neonListen(url: string, connectTimeoutS: number): Listen {
 const RECONNECT_MIN_MS = 100
 const RECONNECT_MAX_MS = 5000
 
-function handle(driver: DatabaseConfig['driver'], db: Database, close: () => Promise<void>, listen: Listen): DatabaseHandle {
+function handle(driver: DatabaseConfig['driver'], db: Database, close: () => Promise<void>, listen: Listen, opened = Promise.resolve()): DatabaseHandle {
   const done = Promise.resolve([] as readonly string[])
   let migrating: Promise<readonly string[]> | null = null
   let migrated = false
@@ -202,6 +291,7 @@ function handle(driver: DatabaseConfig['driver'], db: Database, close: () => Pro
     driver,
     close,
     listen,
+    opened,
     ensureSchema,
     async checkReady(timeoutMs) {
       let timer: Timer | undefined

@@ -5,7 +5,10 @@
 import { DrizzleQueryError } from 'drizzle-orm/errors'
 
 const unavailableSqlStates = /^(08|53|57P0[1-3]|57014)/
+/** The embedded database is still opening (the service listens before it is open). */
+export const DATABASE_OPENING = 'DATABASE_OPENING'
 const unavailableCodes = new Set([
+  DATABASE_OPENING,
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',

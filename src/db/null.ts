@@ -12,6 +12,7 @@ export function nullDatabase(): DatabaseHandle {
     ensureSchema: refuse,
     checkReady: refuse,
     listen: refuse,
+    opened: Promise.resolve(),
     close: () => Promise.resolve(),
   }
 }

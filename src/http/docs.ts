@@ -32,6 +32,8 @@ export const docs = () =>
     .mapResponse(({ path, responseValue }) => {
       if (path === '/docs/json' && responseValue && typeof responseValue === 'object') return Response.json(problemContent(responseValue))
     })
+    // Someone who opens the service in a browser lands on its documentation.
+    .get('/', ({ redirect }) => redirect('/docs', 302), { detail: { hide: true } })
     .get('/docs/assets/swagger-ui-bundle.js', asset(bundle, 'text/javascript; charset=utf-8'), { detail: { hide: true } })
     .get('/docs/assets/swagger-ui.css', asset(stylesheet, 'text/css; charset=utf-8'), { detail: { hide: true } })
     .use(

@@ -2,63 +2,37 @@
 // run from there: no node_modules, no drizzle/, no source beside it. CI builds it first (.ci/run);
 // elsewhere this file builds it.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { decodeProtectedHeader } from 'jose'
 import pkg from '../../package.json'
 import journal from '../../drizzle/meta/_journal.json'
-import { repoRoot, startServer, type RunningServer } from '../support/server'
+import { startServer, type RunningServer } from '../support/server'
+import { binaryFolder, closedPort, COMMAND_MS, run as runIn, SECRET } from './harness'
 
-const SECRET = 'binary-test-secret-that-is-long-enough-for-production'
-const built = join(repoRoot, 'dist/taskapi')
 const tags = journal.entries.map((e) => e.tag)
-// A fresh embedded database runs initdb: seconds on a busy 2-core machine.
 const START_MS = 90_000
-const COMMAND_MS = 60_000
 
 let folder: string
 let binary: string
 
 beforeAll(async () => {
-  if (process.env.CI === 'true') {
-    if (!existsSync(built)) throw new Error(`CI=true but ${built} is missing: .ci/run builds it with \`bun run build\` before the tests`)
-  } else {
-    const build = Bun.spawnSync(['bun', 'run', 'build'], { cwd: repoRoot, stdout: 'pipe', stderr: 'pipe' })
-    if (build.exitCode !== 0) throw new Error(`bun run build failed:\n${build.stdout}\n${build.stderr}`)
-  }
-  folder = mkdtempSync(join(tmpdir(), 'taskapi-binary-'))
-  binary = join(folder, 'taskapi')
-  copyFileSync(built, binary)
-  expect(statSync(binary).mode & 0o111).not.toBe(0)
-  expect(readdirSync(folder)).toEqual(['taskapi'])
-}, COMMAND_MS)
+  ;({ folder, binary } = await binaryFolder())
+}, 3 * COMMAND_MS)
 
 afterAll(() => {
   if (folder) rmSync(folder, { recursive: true, force: true })
 })
 
-/** Runs the binary to completion with only PATH, HOME and `env` in its environment. */
-async function run(args: string[], env: Record<string, string> = {}, cwd = folder) {
-  const proc = Bun.spawn([binary, ...args], {
-    cwd,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
-  // A command that should exit but serves instead must not hang the suite.
-  const timer = setTimeout(() => proc.kill('SIGKILL'), COMMAND_MS - 5_000)
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
-  clearTimeout(timer)
-  return { stdout, stderr, code, output: `taskapi ${args.join(' ')}: exit ${code}\nstdout: ${stdout}\nstderr: ${stderr}` }
-}
+const run = (args: string[], env: Record<string, string> = {}, cwd = folder) => runIn(binary, args, env, cwd)
 
 describe('command line of the binary', () => {
   test('--version prints the package version; --help prints the usage; both exit 0', async () => {
     const version = await run(['--version'])
     expect(version.code, version.output).toBe(0)
-    expect(version.stdout, version.output).toBe(`${pkg.version}\n`)
+    // The version and the commit it was built from.
+    expect(version.stdout, version.output).toMatch(new RegExp(`^${pkg.version.replaceAll('.', '\\.')} \\(([0-9a-f]{12}(-dirty)?|unknown)\\)\n$`))
     const help = await run(['--help'])
     expect(help.code, help.output).toBe(0)
     expect(help.stderr, help.output).toBe('')
@@ -128,15 +102,12 @@ describe('command line of the binary', () => {
 })
 
 describe('migrate with the binary', () => {
-  test('applies every embedded migration once; the second run applies nothing; --status lists them', async () => {
+  test('a new folder starts from the embedded template, already migrated: migrate applies nothing; --status lists them', async () => {
     const env = { JWT_SECRET: SECRET, DATA_DIR: join(folder, 'migrated') }
     const before = await run(['migrate', '--status'], env)
     expect(before.code, before.output).toBe(0)
-    expect(before.stdout, before.output).toBe(tags.map((t) => `pending  ${t}\n`).join(''))
+    expect(before.stdout, before.output).toBe(tags.map((t) => `applied  ${t}\n`).join(''))
 
-    const first = await run(['migrate'], env)
-    expect(first.code, first.output).toBe(0)
-    expect(first.stdout, first.output).toBe(`Applied ${tags.length}: ${tags.join(', ')}\n`)
     const second = await run(['migrate'], env)
     expect(second.code, second.output).toBe(0)
     expect(second.stdout, second.output).toBe('No pending migrations.\n')
@@ -265,11 +236,3 @@ describe('serving from the binary', () => {
     expect(readdirSync(folder).filter((name) => name !== 'migrated').sort()).toEqual(['data', 'taskapi'])
   }, START_MS)
 })
-
-/** A port nothing listens on: bound once by the OS, then released. */
-async function closedPort(): Promise<number> {
-  const probe = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() })
-  const port = probe.port!
-  await probe.stop(true)
-  return port
-}
