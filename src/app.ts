@@ -12,6 +12,7 @@ import { registerFormats } from './http/formats'
 import { health } from './http/health'
 import { accessLog } from './http/access-log'
 import { cors } from './http/cors'
+import { requestMetrics, type Metrics } from './http/metrics'
 import { createRateLimits } from './http/rate-limit'
 import { requestId } from './http/request'
 import { responseHeaders } from './http/response-headers'
@@ -22,19 +23,25 @@ import { syncRoutes } from './sync/routes'
 import { tasks } from './tasks/routes'
 
 export interface AppDeps {
-  config: Pick<Config, 'corsOrigins' | 'rateLimit' | 'trustProxy' | 'sync'>
+  config: Pick<Config, 'corsOrigins' | 'rateLimit' | 'trustProxy' | 'redis' | 'sync'>
   database: DatabaseHandle
   verify: Verifier
   log: Logger
+  /** Prometheus metrics, when METRICS_PORT is set. */
+  metrics?: Metrics
   /** The instance's event streams and listener; made from the config when not given. */
   sync?: Sync
 }
 
-export function createApp({ config, database, verify, log, sync = createSync({ database, log, ...config.sync }) }: AppDeps) {
+export function createApp({ config, database, verify, log: baseLog, metrics, sync }: AppDeps) {
   registerFormats()
+  const log = metrics ? metrics.counting(baseLog) : baseLog
+  const streams = sync ?? createSync({ database, log, ...config.sync })
+  const limits = createRateLimits(config.rateLimit, { redis: config.redis, log, events: metrics })
   // One base for every /api feature, so the three path families spend the same request budgets.
-  const base = api({ database, log, verify, limits: createRateLimits(config.rateLimit), trustProxy: config.trustProxy })
+  const base = api({ database, log, verify, limits, trustProxy: config.trustProxy })
   return new Elysia({ normalize: false })
+    .use(requestMetrics(metrics))
     .use(requestId)
     .use(responseHeaders)
     .use(cors(config.corsOrigins))
@@ -48,7 +55,8 @@ export function createApp({ config, database, verify, log, sync = createSync({ d
     .use(tasks(base, '/api/v1'))
     .use(tasks(base, '/api'))
     .use(tasks(base, '/api/:user_id'))
-    .use(syncRoutes(base, sync))
+    .use(syncRoutes(base, streams))
+    .onStop(() => limits.close())
 }
 
 export type App = ReturnType<typeof createApp>

@@ -47,9 +47,8 @@ export const variables = {
     help: 'Postgres to use; unset: the embedded database in DATA_DIR',
   }),
   DATABASE_DIRECT_URL: variable(t.String({ pattern: '^(postgres|postgresql)://' }), {
-    must: 'a postgres:// or postgresql:// URL of a non-pooled (session) connection, for LISTEN',
-    help: 'non-pooled Postgres URL for LISTEN (Neon: the one without -pooler)',
-    defaultText: 'DATABASE_URL',
+    must: 'a postgres:// or postgresql:// URL of the same database without a pooler (for migrations)',
+    help: 'non-pooled connection for migrations (and LISTEN); default: DATABASE_URL',
   }),
   DATA_DIR: variable(t.String({ minLength: 1 }), {
     must: 'a directory path',
@@ -105,6 +104,16 @@ export const variables = {
     help: 'open event streams per user on one instance; beyond, 429',
     default: '10',
   }),
+  REDIS_URL: variable(t.String({ pattern: '^rediss?://' }), {
+    must: 'a redis:// or rediss:// URL',
+    help: 'Redis holding the rate-limit budgets shared by every instance; unset: per-instance budgets',
+  }),
+  REDIS_KEY_PREFIX: variable(t.String({ maxLength: 100 }), {
+    must: 'a string of at most 100 characters put before every Redis key',
+    help: 'prefix of every Redis key',
+    default: 'taskapi:',
+  }),
+  METRICS_PORT: port('port of the Prometheus /metrics listener (never the public port); unset: off'),
   LOG_LEVEL: { ...oneOf(LOG_LEVELS, 'least severe log level written'), defaultText: 'info (silent when NODE_ENV=test)' },
   NODE_ENV: variable(t.String(), { must: 'a string', help: 'production: strict key rules; development: a built-in secret on 127.0.0.1' }),
   FLY_APP_NAME: variable(t.String(), { must: 'a string', help: 'set by Fly.io; then DATA_DIR must be a mounted volume, or DATABASE_URL set' }),
@@ -135,8 +144,9 @@ export interface PoolConfig {
 
 export type DatabaseConfig =
   | { driver: 'pglite'; dataDir: string | null } // null: in memory
-  | { driver: 'postgres'; url: string; pool: PoolConfig; directUrl?: string }
-  | { driver: 'neon'; url: string; pool: PoolConfig; wsProxy?: string; directUrl?: string }
+  // directUrl: the same database without a pooler, for migrations (DATABASE_DIRECT_URL); else url.
+  | { driver: 'postgres'; url: string; directUrl?: string; pool: PoolConfig }
+  | { driver: 'neon'; url: string; directUrl?: string; pool: PoolConfig; wsProxy?: string }
 
 export interface Config {
   readonly port: number
@@ -168,6 +178,10 @@ export interface Config {
     /** Open event streams one user may hold on this instance. */
     readonly maxStreamsPerUser: number
   }
+  /** Where the budgets live when every instance must share them. */
+  readonly redis?: { readonly url: string; readonly keyPrefix: string }
+  /** The port of the Prometheus listener; none when unset. */
+  readonly metricsPort?: number
   readonly logLevel: LogLevel
 }
 
@@ -221,16 +235,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const driver = e.DB_DRIVER
   if (url === undefined || url.startsWith('memory://')) {
     if (driver === 'postgres' || driver === 'neon') problems.add(`DB_DRIVER: ${driver} needs a postgres:// DATABASE_URL`)
+    if (e.DATABASE_DIRECT_URL !== undefined) problems.add('DATABASE_DIRECT_URL: needs a postgres:// DATABASE_URL (the pooled one) beside it')
     database = { driver: 'pglite', dataDir: url === undefined ? e.DATA_DIR : null }
   } else {
     if (driver === 'pglite') problems.add('DB_DRIVER: pglite cannot use a postgres:// DATABASE_URL')
     const neon = driver === 'neon' || (driver === 'auto' && isNeonHost(url))
     const pool = { max: e.DB_POOL_MAX!, connectTimeoutS: e.DB_CONNECT_TIMEOUT_S!, statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS! }
-    // LISTEN needs a session, which a transaction pooler does not keep: it goes to the direct URL.
     const directUrl = e.DATABASE_DIRECT_URL
-    database = neon
-      ? { driver: 'neon', url, pool, wsProxy: e.NEON_WS_PROXY, ...(directUrl && { directUrl }) }
-      : { driver: 'postgres', url, pool, ...(directUrl && { directUrl }) }
+    database = neon ? { driver: 'neon', url, directUrl, pool, wsProxy: e.NEON_WS_PROXY } : { driver: 'postgres', url, directUrl, pool }
   }
 
   const corsOrigins = (e.CORS_ORIGINS ?? '')
@@ -239,6 +251,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     .filter(Boolean)
   for (const origin of corsOrigins) {
     if (origin !== '*' && !isOrigin(origin)) problems.add(`CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com`)
+  }
+
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === (e.PORT ?? 3000)) {
+    problems.add('METRICS_PORT: must differ from PORT (metrics are never served on the public port)')
   }
 
   if (problems.size > 0) throw new ConfigError([...problems])
@@ -263,6 +279,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rateLimit: Object.freeze({ perIp: e.RATE_LIMIT_PER_IP!, perUser: e.RATE_LIMIT_PER_USER!, windowS: e.RATE_LIMIT_WINDOW_S! }),
     trustProxy: e.TRUST_PROXY?.toLowerCase(),
     sync: Object.freeze({ retentionDays: e.SYNC_RETENTION_DAYS!, maxStreamsPerUser: e.EVENTS_MAX_STREAMS_PER_USER! }),
+    redis: e.REDIS_URL === undefined ? undefined : Object.freeze({ url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX! }),
+    metricsPort: e.METRICS_PORT,
     logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === 'test' ? 'silent' : 'info'),
   })
 }

@@ -6,11 +6,12 @@ import { parseArgs } from 'node:util'
 import { createApp } from './app'
 import { createVerifier, type Verifier } from './auth/verify'
 import { ConfigError, describeVariables, loadConfig, type Config } from './config'
-import { connectDatabase, DatabaseOpenError, openDatabase, type DatabaseHandle } from './db/client'
+import { connectDatabase, DatabaseOpenError, forMigrations, openDatabase, type DatabaseHandle } from './db/client'
 import { DataDirError, openDataDir, type DataDir } from './db/data-dir'
 import { nullDatabase } from './db/null'
 import { migrate, migrationStatus } from './db/migrate'
 import { isUnavailable } from './db/errors'
+import { createMetrics, serveMetrics } from './http/metrics'
 import { createLogger, type Logger } from './log'
 import { createSync } from './sync/hub'
 import pkg from '../package.json'
@@ -62,7 +63,8 @@ async function serve(config: Config) {
     )
   }, PURGE_EVERY_MS)
   purge.unref()
-  const app = createApp({ config, database, verify: await createVerifier(config.jwt), log, sync })
+  const metrics = config.metricsPort === undefined ? undefined : createMetrics({ pool: database.poolStats, streams: () => sync.openStreams })
+  const app = createApp({ config, database, verify: await createVerifier(config.jwt), log, metrics, sync })
   // Listen first: /healthz answers at once; /readyz and the API say 503 until the database is open.
   // No reusePort: a second process on the same port must fail, not share the port's connections.
   try {
@@ -70,10 +72,13 @@ async function serve(config: Config) {
   } catch (error) {
     throw listenError(error, config)
   }
+  const metricsServer = metrics && serveMetrics(metrics, { port: config.metricsPort!, hostname: config.host })
   log.info('server.started', {
     url: app.server?.url.href,
+    metrics_url: metricsServer ? new URL('/metrics', metricsServer.url).href : undefined,
     driver: database.driver,
     data_dir: folder?.path ?? (database.driver === 'pglite' ? 'memory' : undefined),
+    rate_limits: config.redis ? 'redis' : 'memory',
     version: pkg.version,
     commit,
     // Since the process started.
@@ -99,6 +104,7 @@ async function serve(config: Config) {
     const deadline = setTimeout(() => void app.server?.stop(true), SHUTDOWN_GRACE_MS)
     await app.server?.stop(false)
     clearTimeout(deadline)
+    void metricsServer?.stop(true)
     await database.close()
     folder?.release()
     log.info('server.stopped', { signal })
@@ -142,7 +148,8 @@ const SHUTDOWN_GRACE_MS = 8000
 
 async function runMigrate(config: Config, args: string[]) {
   const { values } = parseArgs({ args, options: { status: { type: 'boolean', default: false } } })
-  const { database, folder } = open(config, createLogger('silent'))
+  // DATABASE_DIRECT_URL when set: migrations belong on a non-pooled connection.
+  const { database, folder } = open({ ...config, database: forMigrations(config.database) }, createLogger('silent'))
   try {
     await database.opened
     if (values.status) {

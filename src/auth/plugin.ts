@@ -7,7 +7,7 @@ import { Elysia } from 'elysia'
 import { clientAddress } from '../http/client-address'
 import { ApiError } from '../http/errors'
 import type { RateLimits } from '../http/rate-limit'
-import { noteUser, requestIdOf } from '../http/request'
+import { noteUser, requestIdOf, whenFinished } from '../http/request'
 import type { Logger } from '../log'
 import { AuthError, type Verifier } from './verify'
 
@@ -23,7 +23,7 @@ export interface AuthOptions {
 export const auth = ({ verify, log, limits, trustProxy }: AuthOptions) =>
   new Elysia({ name: 'auth' }).derive({ as: 'scoped' }, async ({ request, params, server, set }) => {
     const client = clientAddress(request, server, trustProxy)
-    limits.client(client ?? 'unknown', set.headers as Record<string, string>)
+    await limits.client(client ?? 'unknown', set.headers as Record<string, string>)
 
     let userId: string
     try {
@@ -37,7 +37,8 @@ export const auth = ({ verify, log, limits, trustProxy }: AuthOptions) =>
       throw new ApiError('UNAUTHORIZED', `Authentication failed: ${error.message}`, { headers: challenge })
     }
     noteUser(request, userId)
-    limits.user(userId, set.headers as Record<string, string>)
+    await limits.user(userId, set.headers as Record<string, string>)
+    whenFinished(request, limits.inFlight(userId))
 
     /** The 403 for something that belongs to another user, logged as authz.denied. */
     const forbidden = (target: string, detail: string) => {

@@ -7,7 +7,7 @@ import { PGlite } from '@electric-sql/pglite'
 import initdbWasm from '@electric-sql/pglite/initdb.wasm' with { type: 'file' }
 import fsBundle from '@electric-sql/pglite/pglite.data' with { type: 'file' }
 import pgliteWasm from '@electric-sql/pglite/pglite.wasm' with { type: 'file' }
-import { Client, neonConfig, Pool } from '@neondatabase/serverless'
+import { Client, neonConfig, Pool, type PoolClient } from '@neondatabase/serverless'
 import { SQL } from 'bun'
 import { sql } from 'drizzle-orm'
 import { drizzle as bunSqlDrizzle } from 'drizzle-orm/bun-sql'
@@ -17,7 +17,7 @@ import { drizzle as pgliteDrizzle } from 'drizzle-orm/pglite'
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { DatabaseConfig } from '../config'
-import { DATABASE_OPENING } from './errors'
+import { DATABASE_OPENING, isUnavailable } from './errors'
 import { migrate } from './migrate'
 
 export type Database = PgDatabase<PgQueryResultHKT>
@@ -46,6 +46,8 @@ export interface DatabaseHandle {
    */
   listen(channel: string, onNotify: (payload: string) => void, onListen: () => void): Promise<Subscription>
   close(): Promise<void>
+  /** Connections of the pool, where the driver exposes them (Neon's Pool; Bun.SQL does not). */
+  poolStats?(): { total: number; idle: number; waiting: number }
 }
 
 export interface Subscription {
@@ -85,8 +87,8 @@ export function connectDatabase(config: DatabaseConfig, onPoolError: (error: Err
       let client: PGlite | undefined
       const opened = opening.then((c) => void (client = c))
       opened.catch(() => {}) // the caller awaits `opened`; queries meanwhile see "unavailable"
-      const listen: Listen = async (...args) => pgliteListen((await opening))(...args)
-      return handle('pglite', pgliteDrizzle({ client: untilOpen(() => client) }), async () => (await opening.catch(() => undefined))?.close(), listen, opened)
+      const listen: Listen = async (...args) => pgliteListen(await opening)(...args)
+      return handle('pglite', pgliteDrizzle({ client: untilOpen(() => client) }), async () => (await opening.catch(() => undefined))?.close(), listen, { opened })
     }
     case 'postgres': {
       const { max, connectTimeoutS, statementTimeoutMs } = config.pool
@@ -96,7 +98,10 @@ export function connectDatabase(config: DatabaseConfig, onPoolError: (error: Err
         idleTimeout: 30,
         connection: { statement_timeout: statementTimeoutMs },
       })
-      return handle('postgres', bunSqlDrizzle({ client }), () => client.close(), bunSqlListen(config.directUrl ?? config.url, connectTimeoutS))
+      const deadlineMs = statementTimeoutMs > 0 ? connectTimeoutS * 1000 + statementTimeoutMs : 0
+      return handle('postgres', bunSqlDrizzle({ client: deadlineMs > 0 ? withDeadlines(client, deadlineMs) : client }), () => client.close(), bunSqlListen(config.directUrl ?? config.url, connectTimeoutS), {
+        migrateDirect: directMigration(config),
+      })
     }
     case 'neon': {
       if (config.wsProxy !== undefined) useLocalProxy(config.wsProxy)
@@ -106,12 +111,43 @@ export function connectDatabase(config: DatabaseConfig, onPoolError: (error: Err
         max,
         connectionTimeoutMillis: connectTimeoutS * 1000,
         idleTimeoutMillis: 30_000,
-        ...(statementTimeoutMs > 0 && { statement_timeout: statementTimeoutMs }),
+        // statement_timeout bounds a slow query on a live server; query_timeout is node-postgres's
+        // client-side deadline, for a server or network that hangs and never answers. A pool
+        // query that fails so has its connection discarded. Waiting for a connection is bounded
+        // by connectionTimeoutMillis, so a query ends within the two.
+        ...(statementTimeoutMs > 0 && { statement_timeout: statementTimeoutMs, query_timeout: statementTimeoutMs }),
       })
       // An idle connection the server drops emits 'error' on the pool; unhandled, it would end the
       // process. The pool discards that connection and opens a new one on the next query.
       pool.on('error', onPoolError)
-      return handle('neon', neonDrizzle({ client: pool }), () => pool.end(), neonListen(config.directUrl ?? config.url, connectTimeoutS))
+      releaseBrokenClients(pool)
+      return handle('neon', neonDrizzle({ client: pool }), () => pool.end(), neonListen(config.directUrl ?? config.url, connectTimeoutS), {
+        migrateDirect: directMigration(config),
+        poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+      })
+    }
+  }
+}
+
+/**
+ * The configuration `migrate` and the start-up migration connect with: DATABASE_DIRECT_URL when it
+ * is set (Neon's non-pooled host: DDL and session state are at home there, not behind PgBouncer),
+ * else DATABASE_URL; one connection.
+ */
+export function forMigrations(config: DatabaseConfig): DatabaseConfig {
+  if (config.driver === 'pglite' || config.directUrl === undefined) return config
+  return { ...config, url: config.directUrl, directUrl: undefined, pool: { ...config.pool, max: 1 } }
+}
+
+/** With a direct URL, migrations open their own short-lived connection to it. */
+function directMigration(config: DatabaseConfig) {
+  if (config.driver === 'pglite' || config.directUrl === undefined) return undefined
+  return async () => {
+    const direct = await openDatabase(forMigrations(config))
+    try {
+      return await migrate(direct.db)
+    } finally {
+      await direct.close()
     }
   }
 }
@@ -165,6 +201,124 @@ function untilOpen(client: () => PGlite | undefined): PGlite {
     transaction: (...args: Parameters<PGlite['transaction']>) => client()?.transaction(...args) ?? opening(),
   } as Pick<PGlite, 'query' | 'transaction'>
   return gate as PGlite
+}
+
+/** A query that outlived its client-side deadline; the database counts as unavailable (503). */
+export class QueryDeadlineExceeded extends Error {
+  override name = 'QueryDeadlineExceeded'
+  readonly code = 'QUERY_DEADLINE_EXCEEDED'
+  constructor(ms: number) {
+    super(`the database did not answer within ${ms} ms`)
+  }
+}
+
+/** Settles like `promise`, or rejects with QueryDeadlineExceeded after `ms` (calling `onExpire`). */
+function deadline<T>(promise: PromiseLike<T>, ms: number, onExpire: () => void = () => {}): Promise<T> {
+  let timer: Timer | undefined
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onExpire()
+      reject(new QueryDeadlineExceeded(ms))
+    }, ms)
+  })
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer))
+}
+
+/**
+ * Bun.SQL has no client-side query timeout: over a connection that hangs (open, nothing moving) a
+ * query waits forever, and so does the request. This wraps the client Drizzle is given so that
+ * each query, including its wait for a connection, ends within `ms`: an expired query is
+ * cancelled (Bun never sends one still queued) and rejects. A transaction is bounded while it
+ * waits for its connection and while it commits; the queries inside have their own deadlines, and
+ * a failed one rejects the transaction at once instead of waiting for a ROLLBACK that may hang.
+ * The connection held by a hung query comes back to the pool when the database answers again.
+ */
+function withDeadlines(client: SQL, ms: number): SQL {
+  const timed = (query: SQL.Query<unknown>) => ({
+    values: () => deadline(query.values(), ms, () => query.cancel()),
+    then: <A, B>(ok?: (v: unknown) => A, fail?: (e: unknown) => B) => deadline(query, ms, () => query.cancel()).then(ok, fail),
+  })
+  const wrap = (sql: SQL): SQL =>
+    new Proxy(sql, {
+      get(target, key) {
+        if (key === 'unsafe') return (text: string, params?: unknown[]) => timed(target.unsafe(text, params))
+        if (key === 'begin' || key === 'savepoint') {
+          return (run: (tx: SQL) => Promise<unknown>) =>
+            new Promise((resolve, reject) => {
+              let phase: 'waiting' | 'running' | 'ending' | 'expired' = 'waiting'
+              let timer = setTimeout(() => {
+                phase = 'expired'
+                reject(new QueryDeadlineExceeded(ms))
+              }, ms)
+              ;(target as unknown as Record<typeof key, (run: (tx: SQL) => Promise<unknown>) => Promise<unknown>>)[key](async (tx) => {
+                // Got its connection too late: the caller has had its answer; write nothing.
+                if (phase === 'expired') throw new QueryDeadlineExceeded(ms)
+                phase = 'running'
+                clearTimeout(timer)
+                try {
+                  const result = await run(wrap(tx))
+                  phase = 'ending'
+                  timer = setTimeout(() => reject(new QueryDeadlineExceeded(ms)), ms)
+                  return result
+                } catch (error) {
+                  reject(error)
+                  throw error
+                }
+              }).then(
+                (value) => {
+                  clearTimeout(timer)
+                  resolve(value)
+                },
+                (error: unknown) => {
+                  clearTimeout(timer)
+                  reject(error)
+                },
+              )
+            })
+        }
+        const value = Reflect.get(target, key) as unknown
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+  return wrap(client)
+}
+
+/**
+ * A client checked out for a transaction is the caller's to release, and Drizzle's Neon session
+ * leaks it when BEGIN fails (it releases only after BEGIN succeeded); while it is checked out, a
+ * connection error on it is an 'error' event nobody listens to, which ends the process. So a
+ * checked-out client whose query fails for want of the database, or whose connection fails, is
+ * released as broken (the pool discards it); Drizzle's own later release is then a no-op.
+ */
+function releaseBrokenClients(pool: Pool) {
+  type Client = PoolClient & { release(error?: Error | boolean): void }
+  const out = new Set<Client>()
+  const patched = new WeakSet<Client>()
+  const release = (client: Client, error: Error) => {
+    if (out.delete(client)) client.release(error)
+  }
+  const onError = new WeakMap<Client, (error: Error) => void>()
+  pool.on('acquire', (client: Client) => {
+    out.add(client)
+    if (!patched.has(client)) {
+      patched.add(client)
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown
+      client.query = ((...args: unknown[]) => {
+        const result = query(...args)
+        if (result instanceof Promise) result.catch((error: unknown) => isUnavailable(error) && release(client, error as Error))
+        return result
+      }) as Client['query']
+      onError.set(client, (error) => release(client, error))
+    }
+    client.on('error', onError.get(client)!)
+  })
+  pool.on('release', (_: unknown, client: Client) => {
+    out.delete(client)
+    client.removeListener('error', onError.get(client)!)
+    // Drizzle releases the client again after its transaction ends; once is enough. The next
+    // checkout gives it a fresh release function.
+    client.release = () => {}
+  })
 }
 
 /** PGlite's three runtime files, passed explicitly so the same code runs from source and from the binary. */
@@ -268,13 +422,19 @@ function neonListen(url: string, connectTimeoutS: number): Listen {
 const RECONNECT_MIN_MS = 100
 const RECONNECT_MAX_MS = 5000
 
-function handle(driver: DatabaseConfig['driver'], db: Database, close: () => Promise<void>, listen: Listen, opened = Promise.resolve()): DatabaseHandle {
+function handle(
+  driver: DatabaseConfig['driver'],
+  db: Database,
+  close: () => Promise<void>,
+  listen: Listen,
+  { opened = Promise.resolve(), migrateDirect, poolStats }: { opened?: Promise<void>; migrateDirect?: () => Promise<string[]>; poolStats?: DatabaseHandle['poolStats'] } = {},
+): DatabaseHandle {
   const done = Promise.resolve([] as readonly string[])
   let migrating: Promise<readonly string[]> | null = null
   let migrated = false
   const ensureSchema = () => {
     if (migrated) return done
-    migrating ??= migrate(db).then(
+    migrating ??= (migrateDirect ? migrateDirect() : migrate(db)).then(
       (applied) => {
         migrated = true
         return applied
@@ -293,6 +453,7 @@ function handle(driver: DatabaseConfig['driver'], db: Database, close: () => Pro
     listen,
     opened,
     ensureSchema,
+    poolStats,
     async checkReady(timeoutMs) {
       let timer: Timer | undefined
       const timeout = new Promise<never>((_, reject) => {

@@ -20,11 +20,13 @@ const unavailableCodes = new Set([
   'ERR_POSTGRES_CONNECTION_TIMEOUT',
   'ERR_POSTGRES_IDLE_TIMEOUT',
   'ERR_POSTGRES_LIFETIME_TIMEOUT',
+  // our client-side deadline (src/db/client.ts)
+  'QUERY_DEADLINE_EXCEEDED',
 ])
 
-// node-postgres (under Neon's driver) reports lost connections with bare messages, and a WebSocket
-// that cannot open as an ErrorEvent.
-const lostConnection = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/
+// node-postgres (under Neon's driver) reports lost connections and its client-side query_timeout
+// with bare messages, and a WebSocket that cannot open as an ErrorEvent.
+const lostConnection = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout)/
 
 export function databaseState(error: unknown): { sqlState?: string; code?: string } {
   // Drizzle wraps driver errors in DrizzleQueryError, whose message holds the SQL and its

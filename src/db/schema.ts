@@ -39,6 +39,12 @@ export const tasks = pgTable(
   ],
 )
 
+// The embedded and Neon drivers hand timestamps over as Postgres's text ("0050-06-01 00:00:00+00"),
+// which Drizzle reads with new Date(text): that reads years 0000-0099 as 19xx/20xx. The same text
+// in ISO 8601 form is read right. (Bun's client hands over Dates, which pass through.)
+const readInstant = (value: unknown) => (typeof value === 'string' ? new Date(value.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00')) : (value as Date))
+for (const column of [tasks.completedAt, tasks.dueAt, tasks.createdAt, tasks.updatedAt]) column.mapFromDriverValue = readInstant
+
 export type TaskRow = typeof tasks.$inferSelect
 
 // ---- Sync: the change log ----------------------------------------------------------------------

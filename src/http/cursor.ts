@@ -2,6 +2,7 @@
 // base64url of a JSON array of values. Each endpoint says which arrays it accepts; anything else,
 // including text that is not base64url JSON at all, is INVALID_CURSOR. The next page is a `Link`.
 import { ApiError } from './errors'
+import { hrefOf, urlOf } from './request'
 
 export function encodeCursor(values: readonly unknown[]): string {
   return Buffer.from(JSON.stringify(values)).toString('base64url')
@@ -21,8 +22,8 @@ export function decodeCursor<T>(cursor: string, accept: (values: readonly unknow
 }
 
 /** The `Link` header for the page after this request's, at `cursor`. */
-export function nextLink(requestUrl: string, cursor: string): string {
-  const url = new URL(requestUrl)
+export function nextLink(request: Request, cursor: string): string {
+  const url = urlOf(request)
   url.searchParams.set('cursor', cursor)
-  return `<${url}>; rel="next"`
+  return `<${hrefOf(url)}>; rel="next"`
 }

@@ -129,7 +129,8 @@ export const errors = ({ log }: { log: Logger }) =>
       'request.failed',
       failure
         ? { request_id, error: 'DrizzleQueryError', sql_state: failure.sqlState, driver_code: failure.code }
-        : { request_id, error: e?.name ?? typeof error, detail: e?.message, stack: e?.stack },
+        : // Only the class: a message or stack can quote user input, and a stack is many lines.
+          { request_id, error: e?.name ?? typeof error },
     )
     return send(new ApiError('INTERNAL_ERROR', 'An unexpected error occurred'))
   })

@@ -7,6 +7,8 @@ interface RequestMeta {
   id: string
   startedAt: number
   userId?: string
+  /** Run once, as soon as the response is ready (or failed). */
+  finished?: () => void
 }
 
 // Keyed by the Request object, so nothing outlives the request.
@@ -14,12 +16,40 @@ const meta = new WeakMap<Request, RequestMeta>()
 
 const saneRequestId = /^[A-Za-z0-9._-]{1,128}$/
 
+// An HTTP/1.0 request may name no Host; Bun then gives `request.url` as a bare path. Such a URL is
+// resolved against a placeholder origin that `hrefOf` never writes out.
+const noHost = 'http://no-host.invalid'
+
+/** The request's URL, also when the client sent no Host. */
+export const urlOf = (request: Request) => new URL(request.url, noHost)
+
+/** The absolute URL, or only its path and query when the request named no host. */
+export const hrefOf = (url: URL) => (url.origin === noHost ? url.pathname + url.search : url.href)
+
 export function requestIdOf(request: Request): string {
   return meta.get(request)?.id ?? 'unknown'
 }
 
 export function requestMeta(request: Request): Readonly<RequestMeta> | undefined {
   return meta.get(request)
+}
+
+/** Runs `fn` once the handler has answered `request` or failed. */
+export function whenFinished(request: Request, fn: () => void) {
+  const m = meta.get(request)
+  if (m) m.finished = fn
+  else fn()
+}
+
+// After the handler or on failure, with the response hook as a backstop: Elysia runs that one on
+// a later turn of the event loop (setImmediate), too late for in-process callers.
+const finish = (request: Request) => {
+  const m = meta.get(request)
+  const fn = m?.finished
+  if (fn) {
+    m.finished = undefined
+    fn()
+  }
 }
 
 /** Records the authenticated user so the access log can name it. */
@@ -35,4 +65,7 @@ export const requestId = new Elysia({ name: 'request-id' })
     meta.set(request, { id, startedAt: performance.now() })
     set.headers['x-request-id'] = id
   })
+  .onAfterHandle(({ request }) => finish(request))
+  .onError(({ request }) => finish(request))
+  .onAfterResponse(({ request }) => finish(request))
   .as('global')

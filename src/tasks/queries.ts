@@ -4,7 +4,7 @@ import { and, asc, desc, eq, gte, ilike, lt, ne, or, sql, type SQL } from 'drizz
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
 import { priorities, tasks, type TaskRow } from '../db/schema'
-import { isId } from '../http/formats'
+import { isId, isStorableInstant } from '../http/formats'
 import { recorded } from '../sync/record'
 import type { CreateTask, ListRequest, SortKey, UpdateTask } from './model'
 
@@ -130,9 +130,12 @@ interface SortSpec {
   accepts: (value: unknown) => boolean
 }
 
-// Exactly what toISOString() writes, so Postgres can never refuse a cursor value.
+// Exactly what toISOString() writes, in the years Postgres can store, so it never refuses a cursor value.
 const isInstant = (v: unknown) =>
-  typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(v) && new Date(v).toISOString() === v
+  typeof v === 'string' &&
+  /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(v) &&
+  isStorableInstant(Date.parse(v)) &&
+  new Date(v).toISOString() === v
 const instantSort = (column: typeof tasks.createdAt | typeof tasks.dueAt, valueOf: (row: TaskRow) => Date | null, nullable: boolean): SortSpec => ({
   key: sql`${column}`,
   bind: (v) => sql`${v}::timestamptz`,
@@ -209,11 +212,29 @@ export async function listTasks(
     .orderBy(descending ? sql`${spec.key} desc${nulls}` : sql`${spec.key} asc${nulls}`, descending ? desc(tasks.id) : asc(tasks.id))
     .limit(limit + 1)
 
-  if (rows.length <= limit) return { rows, next: null }
-  rows.length = limit
-  const last = rows[rows.length - 1]!
+  let kept = Math.min(rows.length, limit)
+  let bytes = 0
+  for (let i = 0; i < kept; i++) {
+    bytes += jsonBytes(rows[i]!)
+    if (bytes > PAGE_BUDGET_BYTES && i > 0) kept = i
+  }
+  if (kept === rows.length) return { rows, next: null }
+  rows.length = kept
+  const last = rows[kept - 1]!
   return { rows, next: { sort: query.sort, value: spec.valueOf(last), id: last.id } }
 }
+
+/**
+ * The most JSON one page may hold; a page that reaches it ends early and its `Link` continues
+ * after its last task. 1,000 typical tasks fit many times over; 1,000 maximal ones (~9 MB) do not,
+ * and a client that asks for such pages and never reads them would otherwise hold that much memory
+ * per connection in the process (see README, "Clients that never read").
+ */
+export const PAGE_BUDGET_BYTES = 512 * 1024
+
+// The task's size as JSON: its two free-text fields as written (escapes and UTF-8 included), plus
+// a bound on everything else (ids, timestamps, names of fields).
+const jsonBytes = (row: TaskRow) => 400 + Buffer.byteLength(JSON.stringify(row.title)) + (row.description === null ? 0 : Buffer.byteLength(JSON.stringify(row.description)))
 
 // The rows strictly after `p` in the total order (key, id), with tasks lacking the key last.
 function following(spec: SortSpec, descending: boolean, p: Position): SQL {

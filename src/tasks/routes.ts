@@ -7,6 +7,7 @@ import type { Api } from '../http/api'
 import { decodeCursor, encodeCursor, nextLink } from '../http/cursor'
 import { ApiError, errorResponses } from '../http/errors'
 import { ClearQuery, CreateTask, Deleted, ListQuery, Stats, Task, Toggle, UpdateTask, toTask, type ListRequest } from './model'
+import { urlOf } from '../http/request'
 import * as q from './queries'
 
 // The older family's :user_id rides along in params; the auth plugin has already checked it.
@@ -56,7 +57,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
         const query = raw as ListRequest
         const after = query.cursor === undefined ? null : decodeCursor(query.cursor, (values) => q.positionOf(values, query.sort))
         const page = await q.listTasks(db, userId, query, after)
-        if (page.next) set.headers['link'] = nextLink(request.url, encodeCursor(q.cursorValues(page.next)))
+        if (page.next) set.headers['link'] = nextLink(request, encodeCursor(q.cursorValues(page.next)))
         return page.rows.map(toTask)
       },
       {
@@ -69,7 +70,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
       '/tasks',
       async ({ body, userId, db, request, set, status }) => {
         const task = toTask(await q.createTask(db, userId, body))
-        set.headers['location'] = `${new URL(request.url).pathname.replace(/\/$/, '')}/${task.id}`
+        set.headers['location'] = `${urlOf(request).pathname.replace(/\/$/, '')}/${task.id}`
         return status(201, task)
       },
       { parse: json, body: CreateTask, response: { 201: Task, ...errorResponses(...common, ...bodyCodes) }, detail: { summary: 'Create a task' } },

@@ -12,6 +12,7 @@ interface FlyToml {
   kill_timeout?: string
   build?: { dockerfile?: string }
   deploy?: { release_command?: string }
+  metrics?: { port?: number; path?: string }
   env?: Record<string, string>
   http_service?: {
     internal_port?: number
@@ -77,6 +78,27 @@ describe('fly.toml', () => {
     const comments = text.split('\n').filter((l) => l.trimStart().startsWith('#')).join('\n')
     expect(comments).toMatch(/fly secrets set DATABASE_URL=\S+ +JWT_SECRET=/)
     expect(comments).toMatch(/fly secrets set JWT_JWKS_URL=/)
+  })
+
+  test('[metrics] scrapes the metrics listener, which is not the public port', () => {
+    const config = loadConfig({ ...fly.env, JWT_SECRET: 'x'.repeat(48) })
+    expect(fly.metrics).toEqual({ port: config.metricsPort, path: '/metrics' })
+    expect(config.metricsPort).not.toBe(fly.http_service!.internal_port)
+  })
+
+  test('the secrets for several Machines on Neon: pooled URL for queries, direct URL for migrations, Redis for budgets', () => {
+    const comments = text.split('\n').filter((l) => l.trimStart().startsWith('#')).join('\n')
+    expect(comments).toMatch(/fly secrets set DATABASE_DIRECT_URL=/)
+    expect(comments).toMatch(/fly secrets set REDIS_URL=rediss:\/\//)
+    const config = loadConfig({
+      ...fly.env,
+      JWT_SECRET: 'x'.repeat(48),
+      DATABASE_URL: 'postgres://app:pw@ep-calm-1234-pooler.eu-central-1.aws.neon.tech/taskapi',
+      DATABASE_DIRECT_URL: 'postgres://app:pw@ep-calm-1234.eu-central-1.aws.neon.tech/taskapi',
+      REDIS_URL: 'rediss://default:pw@eu1-calm-1234.upstash.io:6379',
+    })
+    expect(config.database).toMatchObject({ driver: 'neon', directUrl: 'postgres://app:pw@ep-calm-1234.eu-central-1.aws.neon.tech/taskapi' })
+    expect(config.redis).toEqual({ url: 'rediss://default:pw@eu1-calm-1234.upstash.io:6379', keyPrefix: 'taskapi:' })
   })
 
   test('gives SIGTERM and more time than the service takes to drain', () => {

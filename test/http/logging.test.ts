@@ -219,6 +219,32 @@ describeEachDriver('logging', (ctx) => {
     expect(b.headers.get('x-request-id')).toMatch(saneId)
     expect(a.headers.get('x-request-id')).not.toBe(b.headers.get('x-request-id'))
   })
+
+  test('a 404 line names the method and the path, with ids masked', async () => {
+    const t = ctx()
+    const id = crypto.randomUUID()
+    const res = await t.request(`/api/v2/tasks/${id}/comments/12345?token=secret`, { method: 'DELETE', as: newUser() })
+    expect(res.status).toBe(404)
+    const line = await accessLine(t, res)
+    expect(Object.keys(line).sort()).toEqual(['duration_ms', 'level', 'message', 'method', 'path', 'request_id', 'route', 'status', 'time'])
+    expect(line).toMatchObject({ level: 'info', method: 'DELETE', route: null, path: '/api/v2/tasks/:id/comments/:id', status: 404 })
+    expect(JSON.stringify(line)).not.toContain(id)
+    expect(JSON.stringify(line)).not.toContain('secret')
+  })
+})
+
+describeEachDriver('health checks in the log', (ctx) => {
+  test('/healthz and /readyz are logged at debug, so LOG_LEVEL=info leaves them out', async () => {
+    const database = { handle: ctx().db, drop: async () => {} }
+    for (const level of ['debug', 'info']) {
+      const t = await createTestApp(database, { LOG_LEVEL: level })
+      for (const path of ['/healthz', '/readyz']) expect((await t.request(path)).status, path).toBe(200)
+      await settle()
+      const lines = t.logs.filter((l) => l.message === 'request')
+      if (level === 'info') expect(lines).toEqual([])
+      else expect(lines).toEqual(['/healthz', '/readyz'].map((route) => expect.objectContaining({ level: 'debug', route, status: 200 })))
+    }
+  })
 })
 
 describeEachDriver('logging thresholds', (ctx) => {

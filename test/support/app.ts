@@ -4,6 +4,7 @@ import { SignJWT } from 'jose'
 import { createApp } from '../../src/app'
 import { createVerifier } from '../../src/auth/verify'
 import { loadConfig } from '../../src/config'
+import type { Metrics } from '../../src/http/metrics'
 import { createLogger } from '../../src/log'
 import { createSync, type Sync, type SyncOptions } from '../../src/sync/hub'
 import { drivers, type TestDatabase, type TestDriver } from './databases'
@@ -22,13 +23,17 @@ export interface TestApp {
   token(sub: string): Promise<string>
 }
 
-export async function createTestApp(database: TestDatabase, env: Record<string, string> = {}, syncOptions: Partial<SyncOptions> = {}): Promise<TestApp> {
+export async function createTestApp(
+  database: TestDatabase,
+  env: Record<string, string> = {},
+  { metrics, sync: syncOptions = {} }: { metrics?: Metrics; sync?: Partial<SyncOptions> } = {},
+): Promise<TestApp> {
   // Budgets are off unless a test turns them on: suites make thousands of requests in a minute.
   const config = loadConfig({ JWT_SECRET: SECRET, LOG_LEVEL: 'debug', RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '0', ...env })
   const logs: Record<string, unknown>[] = []
   const log = createLogger(config.logLevel, (line) => logs.push(JSON.parse(line)))
   const sync = createSync({ database: database.handle, log, ...config.sync, ...syncOptions })
-  const app = createApp({ config, database: database.handle, verify: await createVerifier(config.jwt), log, sync })
+  const app = createApp({ config, database: database.handle, verify: await createVerifier(config.jwt), log, metrics, sync })
   const token = (sub: string) => signToken({ sub })
   return {
     app,

@@ -1,5 +1,6 @@
 // A TCP relay in front of the test Postgres that can be stopped and started on the same port, to
-// play a database that is away at start-up and comes back.
+// play a database that is away at start-up and comes back, or frozen (connections open, nothing
+// moves) to play one that hangs.
 import type { Socket, TCPSocketListener } from 'bun'
 import { flush } from './backlog'
 
@@ -14,10 +15,17 @@ export interface TcpProxy {
   start(): void
   /** Stops listening and cuts every relayed connection. */
   stop(): void
+  /** Keeps every connection open (and accepts new ones) but relays no byte until `thaw`. */
+  freeze(): void
+  thaw(): void
 }
 
 export function startTcpProxy(target: { host: string; port: number }, { listening = true } = {}): TcpProxy {
   const open = new Set<Socket<Pair>>()
+  let frozen = false
+  const relay = (backlog: Uint8Array[], socket: Socket<Pair> | undefined) => {
+    if (!frozen) flush(backlog, socket)
+  }
   // Reserve a port by listening once; a stopped proxy comes back on the same one.
   let listener: TCPSocketListener<Pair> | undefined
   const listen = (port: number) =>
@@ -37,10 +45,10 @@ export function startTcpProxy(target: { host: string; port: number }, { listenin
               socket: {
                 data: (s, chunk) => {
                   s.data.backlog.push(new Uint8Array(chunk))
-                  flush(s.data.backlog, s.data.peer)
+                  relay(s.data.backlog, s.data.peer)
                 },
                 // upstream can take more: flush what the client sent
-                drain: () => flush(client.data.backlog, client.data.peer),
+                drain: () => relay(client.data.backlog, client.data.peer),
                 close: () => {
                   client.end()
                 },
@@ -51,18 +59,18 @@ export function startTcpProxy(target: { host: string; port: number }, { listenin
             })
             open.add(upstream)
             client.data.peer = upstream
-            flush(client.data.backlog, upstream)
+            relay(client.data.backlog, upstream)
           } catch {
             client.end()
           }
         },
         data: (s, chunk) => {
           s.data.backlog.push(new Uint8Array(chunk))
-          flush(s.data.backlog, s.data.peer)
+          relay(s.data.backlog, s.data.peer)
         },
         // the client can take more: flush what upstream sent
         drain: (s) => {
-          if (s.data.peer) flush(s.data.peer.data.backlog, s)
+          if (s.data.peer) relay(s.data.peer.data.backlog, s)
         },
         close: (s) => {
           open.delete(s)
@@ -86,6 +94,13 @@ export function startTcpProxy(target: { host: string; port: number }, { listenin
       listener = undefined
       for (const s of open) s.end()
       open.clear()
+    },
+    freeze() {
+      frozen = true
+    },
+    thaw() {
+      frozen = false
+      for (const s of open) flush(s.data.backlog, s.data.peer)
     },
   }
 }

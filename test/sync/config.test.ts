@@ -8,7 +8,7 @@ describe('sync configuration', () => {
   test('defaults: 30 days of retention, 10 streams per user, LISTEN on DATABASE_URL', () => {
     const config = loadConfig({ JWT_SECRET: SECRET, DATABASE_URL: 'postgres://db.internal/tasks' })
     expect(config.sync).toEqual({ retentionDays: 30, maxStreamsPerUser: 10 })
-    expect(config.database).not.toHaveProperty('directUrl')
+    expect(config.database).toMatchObject({ directUrl: undefined })
   })
 
   test('DATABASE_DIRECT_URL is where a Postgres or Neon instance listens', () => {
@@ -31,7 +31,7 @@ describe('sync configuration', () => {
       expect.arrayContaining([
         'SYNC_RETENTION_DAYS: must be an integer number of days from 1 to 3650',
         'EVENTS_MAX_STREAMS_PER_USER: must be an integer from 1 to 1000',
-        'DATABASE_DIRECT_URL: must be a postgres:// or postgresql:// URL of a non-pooled (session) connection, for LISTEN',
+        'DATABASE_DIRECT_URL: must be a postgres:// or postgresql:// URL of the same database without a pooler (for migrations)',
       ]),
     )
   })

@@ -17,7 +17,7 @@ for (const driver of drivers) {
     let clock = Date.now()
     beforeAll(async () => {
       database = await driver.create()
-      t = await createTestApp(database, {}, { now: () => clock })
+      t = await createTestApp(database, {}, { sync: { now: () => clock } })
     }, 60_000)
     afterAll(async () => {
       await t?.sync.close()

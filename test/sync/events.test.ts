@@ -18,7 +18,7 @@ for (const driver of drivers) {
     const open: AbortController[] = []
     beforeAll(async () => {
       database = await driver.create()
-      t = await createTestApp(database, { EVENTS_MAX_STREAMS_PER_USER: String(MAX_STREAMS) }, { heartbeatMs: HEARTBEAT_MS })
+      t = await createTestApp(database, { EVENTS_MAX_STREAMS_PER_USER: String(MAX_STREAMS) }, { sync: { heartbeatMs: HEARTBEAT_MS } })
     }, 60_000)
     afterAll(async () => {
       for (const c of open) c.abort()

@@ -20,7 +20,7 @@ for (const driver of drivers) {
     let clock = Date.now()
     beforeAll(async () => {
       database = await driver.create()
-      t = await createTestApp(database, { SYNC_RETENTION_DAYS: '30' }, { now: () => clock })
+      t = await createTestApp(database, { SYNC_RETENTION_DAYS: '30' }, { sync: { now: () => clock } })
     }, 60_000)
     afterAll(async () => {
       await t?.sync.close()
