@@ -82,7 +82,11 @@ export const variables = {
   JWT_AUDIENCE: text('required aud claim'),
   JWT_CLOCK_SKEW_S: seconds('tolerance on exp and nbf', '30'),
   JWT_USER_CLAIM: variable(t.String({ minLength: 1 }), { must: 'a claim name', help: 'claim holding the user id', default: 'sub' }),
-  CORS_ORIGINS: variable(t.String(), { must: 'a comma-separated list of origins', help: 'browser origins allowed to call the API (*: any)', default: 'http://localhost:3000' }),
+  CORS_ORIGINS: variable(t.String(), {
+    must: 'a comma-separated list of origins (scheme://host:* for any port)',
+    help: 'browser origins allowed to call the API (*: any; scheme://host:* for any port of that host)',
+    defaultText: 'http://localhost:*,http://127.0.0.1:* outside production; none in production',
+  }),
   RATE_LIMIT_PER_IP: count(1_000_000, 'requests per window per client address (0: off)', '1200', 'an integer number of requests per window (0 turns the limit off)'),
   RATE_LIMIT_PER_USER: count(1_000_000, 'requests per window per user (0: off)', '600', 'an integer number of requests per window (0 turns the limit off)'),
   RATE_LIMIT_WINDOW_S: variable(t.Integer({ minimum: 1, maximum: 86_400 }), {
@@ -210,7 +214,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (Value.Check(row.schema, raw)) parsed[name] = raw
     else problems.add(`${name}: must be ${row.must}`)
   }
-  const e = parsed as Env & Required<Pick<Env, 'PORT' | 'DATA_DIR' | 'DB_DRIVER' | 'CORS_ORIGINS' | 'JWT_USER_CLAIM'>>
+  const e = parsed as Env & Required<Pick<Env, 'PORT' | 'DATA_DIR' | 'DB_DRIVER' | 'JWT_USER_CLAIM'>>
 
   const production = e.NODE_ENV === 'production'
   const development = e.NODE_ENV === 'development'
@@ -245,12 +249,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     database = neon ? { driver: 'neon', url, directUrl, pool, wsProxy: e.NEON_WS_PROXY } : { driver: 'postgres', url, directUrl, pool }
   }
 
-  const corsOrigins = (e.CORS_ORIGINS ?? '')
-    .split(',')
-    .map((o) => o.trim())
-    .filter(Boolean)
+  // Unset: a local app on any port may call a development server; a production one answers no
+  // browser on another origin until told which (the start log warns).
+  const corsOrigins = e.CORS_ORIGINS === undefined ? (production ? [] : LOCAL_ORIGINS) : e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean)
   for (const origin of corsOrigins) {
-    if (origin !== '*' && !isOrigin(origin)) problems.add(`CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com`)
+    if (origin !== '*' && !isOrigin(origin) && !isAnyPortOrigin(origin)) {
+      problems.add(`CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com or http://localhost:*`)
+    }
   }
 
   if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === (e.PORT ?? 3000)) {
@@ -295,6 +300,13 @@ function isNeonHost(url: string): boolean {
   } catch {
     return false
   }
+}
+
+/** The development default: `scheme://host:*` stands for that host on any port. */
+export const LOCAL_ORIGINS = ['http://localhost:*', 'http://127.0.0.1:*'] as const
+
+function isAnyPortOrigin(value: string): boolean {
+  return value.endsWith(':*') && isOrigin(value.slice(0, -2))
 }
 
 function isOrigin(value: string): boolean {

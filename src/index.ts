@@ -54,6 +54,9 @@ function open(config: Config, log: Logger): { database: DatabaseHandle; folder: 
 async function serve(config: Config) {
   const log = createLogger(config.logLevel)
   const { database, folder } = open(config, log)
+  if (config.production && config.corsOrigins.length === 0) {
+    log.warn('config.cors_closed', { detail: 'CORS_ORIGINS is empty: no browser app on another origin can call this service; set it to your app\'s origin' })
+  }
   const sync = createSync({ database, log, ...config.sync })
   // Every instance purges old tombstones now and then; batches skip rows another instance holds.
   const purge = setInterval(() => {

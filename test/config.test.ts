@@ -24,7 +24,7 @@ describe('loadConfig defaults', () => {
     expect(config.port).toBe(3000)
     expect(config.production).toBe(false)
     expect(config.database).toEqual({ driver: 'pglite', dataDir: './data' })
-    expect(config.corsOrigins).toEqual(['http://localhost:3000'])
+    expect(config.corsOrigins).toEqual(['http://localhost:*', 'http://127.0.0.1:*'])
     expect(config.jwt.clockSkewS).toBe(30)
     expect(config.jwt.userClaim).toBe('sub')
     expect(config.jwt.issuer).toBeUndefined()
@@ -39,7 +39,7 @@ describe('loadConfig defaults', () => {
     expect(config.port).toBe(3000)
     expect(config.database).toEqual({ driver: 'pglite', dataDir: './data' })
     expect(config.logLevel).toBe('info')
-    expect(config.corsOrigins).toEqual(['http://localhost:3000'])
+    expect(config.corsOrigins).toEqual(['http://localhost:*', 'http://127.0.0.1:*'])
   })
 
   test('explicit values are read', () => {
@@ -177,6 +177,20 @@ describe('loadConfig errors', () => {
     }
     for (const JWT_CLOCK_SKEW_S of ['soon', '-5', '3601']) {
       expect(configError({ JWT_SECRET: SECRET, JWT_CLOCK_SKEW_S }).problems, JWT_CLOCK_SKEW_S).toEqual([expect.stringMatching(/^JWT_CLOCK_SKEW_S: /)])
+    }
+  })
+
+  test('CORS_ORIGINS unset: any local port outside production, no origin in production', () => {
+    expect(loadConfig({ JWT_SECRET: SECRET, NODE_ENV: 'development' }).corsOrigins).toEqual(['http://localhost:*', 'http://127.0.0.1:*'])
+    expect(loadConfig({ JWT_SECRET: SECRET, NODE_ENV: 'production' }).corsOrigins).toEqual([])
+    expect(loadConfig({ JWT_SECRET: SECRET, NODE_ENV: 'production', CORS_ORIGINS: 'https://app.example.com' }).corsOrigins).toEqual(['https://app.example.com'])
+  })
+
+  test('scheme://host:* stands for any port of that host', () => {
+    expect(loadConfig({ JWT_SECRET: SECRET, CORS_ORIGINS: 'http://localhost:*,https://app.example.com' }).corsOrigins).toEqual(['http://localhost:*', 'https://app.example.com'])
+    for (const origin of ['http://localhost:*/x', '*.example.com', 'http://localhost:**']) {
+      const error = configError({ JWT_SECRET: SECRET, CORS_ORIGINS: origin })
+      expect(error.problems, origin).toEqual([expect.stringContaining('CORS_ORIGINS')])
     }
   })
 

@@ -8,13 +8,13 @@ const allowedMethods = 'GET, POST, PUT, PATCH, DELETE'
 
 export const cors = (corsOrigins: readonly string[]) => {
   const anyOrigin = corsOrigins.includes('*')
-  const origins = new Set(corsOrigins)
+  const allows = originMatcher(corsOrigins)
 
   return new Elysia({ name: 'cors' })
     .onRequest(({ request, set }) => {
       const origin = request.headers.get('origin')
       if (origin === null) return
-      const allowed = anyOrigin || origins.has(origin)
+      const allowed = anyOrigin || allows(origin)
       if (allowed) {
         set.headers['access-control-allow-origin'] = anyOrigin ? '*' : origin
         set.headers['access-control-expose-headers'] = exposed
@@ -34,4 +34,11 @@ export const cors = (corsOrigins: readonly string[]) => {
       }
     })
     .as('global')
+}
+
+/** Exact origins, plus `scheme://host:*` for that scheme and host on any port (or none). */
+function originMatcher(list: readonly string[]): (origin: string) => boolean {
+  const exact = new Set(list.filter((o) => !o.endsWith(':*')))
+  const anyPort = list.filter((o) => o.endsWith(':*')).map((o) => o.slice(0, -1))
+  return (origin) => exact.has(origin) || anyPort.some((p) => origin === p.slice(0, -1) || (origin.startsWith(p) && /^\d{1,5}$/.test(origin.slice(p.length))))
 }

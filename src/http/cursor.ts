@@ -2,7 +2,7 @@
 // base64url of a JSON array of values. Each endpoint says which arrays it accepts; anything else,
 // including text that is not base64url JSON at all, is INVALID_CURSOR. The next page is a `Link`.
 import { ApiError } from './errors'
-import { hrefOf, urlOf } from './request'
+import { urlOf } from './request'
 
 export function encodeCursor(values: readonly unknown[]): string {
   return Buffer.from(JSON.stringify(values)).toString('base64url')
@@ -21,9 +21,13 @@ export function decodeCursor<T>(cursor: string, accept: (values: readonly unknow
   return accepted
 }
 
-/** The `Link` header for the page after this request's, at `cursor`. */
+/**
+ * The `Link` header for the page after this request's, at `cursor`: a path with its query, no scheme
+ * or host. Behind a TLS proxy the request URL says http:// and an internal host, while a relative
+ * reference resolves against the address the client used.
+ */
 export function nextLink(request: Request, cursor: string): string {
   const url = urlOf(request)
   url.searchParams.set('cursor', cursor)
-  return `<${hrefOf(url)}>; rel="next"`
+  return `<${url.pathname}${url.search}>; rel="next"`
 }

@@ -7,6 +7,23 @@ import bundle from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'file' }
 import stylesheet from 'swagger-ui-dist/swagger-ui.css' with { type: 'file' }
 import pkg from '../../package.json'
 
+// A check mark, so the browser tab of /docs (and of the API) shows something.
+const favicon =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#1f6feb"/><path d="M8 17l5 5 11-12" fill="none" stroke="#fff" stroke-width="4" stroke-linecap="round" stroke-linejoin="round"/></svg>'
+
+// How a newcomer gets a token, on the page itself (Swagger UI renders it as Markdown).
+const gettingStarted = `Per-user tasks over JSON. Errors are RFC 9457 problem details (\`application/problem+json\`).
+
+## Getting a token
+
+Every \`/api\` request carries \`Authorization: Bearer <JWT>\`; the user is the token's subject (\`sub\`). Get one, press **Authorize** (below), paste it, then **Try it out** on any operation.
+
+- **Locally, or on a server you run**: \`taskapi token --sub alice\` (in a checkout: \`bun run token --sub alice\`) prints a token for user \`alice\`, signed with the service's \`JWT_SECRET\` (or the development secret under \`NODE_ENV=development\`), valid for an hour (\`--ttl 15m\`, \`7d\`…). On Fly.io: \`fly ssh console -C "/usr/local/bin/taskapi token --sub alice"\`.
+- **From Better Auth** (the service configured with \`JWT_JWKS_URL=https://auth.example.com/api/auth/jwks\`): signed in, \`GET https://auth.example.com/api/auth/token\` with the session cookie returns \`{ "token": "…" }\`. It expires after 15 minutes: ask again before then.
+- **Any other issuer** publishing a JWKS (EdDSA, ES256, RS256) works the same way.
+
+From a web app, the typed client \`taskapi-client\` (\`bun run build:client\`) sets the header for you; see the README.`
+
 const asset = (path: string, type: string) => () =>
   new Response(Bun.file(path), { headers: { 'content-type': type, 'cache-control': 'public, max-age=86400' } })
 
@@ -34,6 +51,9 @@ export const docs = () =>
     })
     // Someone who opens the service in a browser lands on its documentation.
     .get('/', ({ redirect }) => redirect('/docs', 302), { detail: { hide: true } })
+    .get('/favicon.ico', () => new Response(favicon, { headers: { 'content-type': 'image/svg+xml', 'cache-control': 'public, max-age=86400' } }), {
+      detail: { hide: true },
+    })
     .get('/docs/assets/swagger-ui-bundle.js', asset(bundle, 'text/javascript; charset=utf-8'), { detail: { hide: true } })
     .get('/docs/assets/swagger-ui.css', asset(stylesheet, 'text/css; charset=utf-8'), { detail: { hide: true } })
     .use(
@@ -48,8 +68,7 @@ export const docs = () =>
           info: {
             title: 'taskapi',
             version: pkg.version,
-            description:
-              'Per-user tasks over JSON. Every /api request carries `Authorization: Bearer <JWT>`; the user is the token\'s subject. Errors are RFC 9457 problem details.',
+            description: gettingStarted,
           },
           tags: [{ name: 'tasks', description: 'The caller\'s tasks' }, { name: 'operations', description: 'Health and readiness' }],
           components: {

@@ -75,11 +75,25 @@ type WithStatus<C extends readonly ErrorCode[], S> = C extends readonly [infer H
 type CodeSchema<C extends readonly ErrorCode[]> = Literals<C> extends infer L extends TSchema[] ? TUnion<L> : never
 type ProblemOf<C extends readonly ErrorCode[]> = TObject<Omit<typeof problemFields, 'error_code'> & { error_code: CodeSchema<C> }>
 
+// A real body for the docs page (it would show "string" otherwise).
+const exampleProblem = (code: ErrorCode) => ({
+  title: codes[code][1],
+  status: codes[code][0],
+  detail: code === 'VALIDATION_ERROR' ? 'The request is not valid' : `${codes[code][1]}`,
+  error_code: code,
+  status_code: codes[code][0],
+  request_id: '0b7e6c1a-4f2d-4e8a-9c3b-5d1f2e3a4b6c',
+  ...(code === 'VALIDATION_ERROR' && { errors: [{ field: 'title', message: 'must be 1 to 200 characters after trimming, with no NUL characters' }] }),
+})
+
 /** The problem body whose `error_code` is one of `codes`. */
 const problemOf = <const C extends readonly ErrorCode[]>(codes: C) =>
   t.Object(
     { ...problemFields, error_code: t.Union(literals(codes) as TSchema[]) },
-    { description: `RFC 9457 problem details, plus the fields older clients read. error_code: ${codes.join(', ')}` },
+    {
+      description: `RFC 9457 problem details, plus the fields older clients read. error_code: ${codes.join(', ')}`,
+      examples: [exampleProblem(codes[0]!)],
+    },
   ) as unknown as ProblemOf<C>
 
 /**

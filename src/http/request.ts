@@ -17,14 +17,11 @@ const meta = new WeakMap<Request, RequestMeta>()
 const saneRequestId = /^[A-Za-z0-9._-]{1,128}$/
 
 // An HTTP/1.0 request may name no Host; Bun then gives `request.url` as a bare path. Such a URL is
-// resolved against a placeholder origin that `hrefOf` never writes out.
+// resolved against a placeholder origin, which nothing writes out (Link and Location are paths).
 const noHost = 'http://no-host.invalid'
 
 /** The request's URL, also when the client sent no Host. */
 export const urlOf = (request: Request) => new URL(request.url, noHost)
-
-/** The absolute URL, or only its path and query when the request named no host. */
-export const hrefOf = (url: URL) => (url.origin === noHost ? url.pathname + url.search : url.href)
 
 export function requestIdOf(request: Request): string {
   return meta.get(request)?.id ?? 'unknown'

@@ -17,6 +17,21 @@ const NullableInstant = t.Union([Instant, t.Null()], { errorMessage: 'must be an
 
 export const TaskId = t.String({ format: 'uuid', description: 'UUIDv7' })
 
+// Real values for the docs page's examples (it would show "string" otherwise).
+const exampleTask = {
+  id: '01936f5e-7c3a-7b1e-9d4f-2a6b8c0d1e2f',
+  user_id: 'alice',
+  title: 'Buy milk',
+  description: 'Two litres, semi-skimmed',
+  completed: false,
+  completed_at: null,
+  priority: 'high',
+  due_at: '2026-11-23T18:00:00.000Z',
+  created_at: '2026-11-22T10:00:00.000Z',
+  updated_at: '2026-11-22T10:00:00.000Z',
+  version: 1,
+}
+
 // Output integers use TypeBox's own Integer: Elysia's t.Integer also accepts numeric strings (for
 // query coercion), and the OpenAPI document would say "integer or string".
 export const Task = t.Object(
@@ -33,7 +48,7 @@ export const Task = t.Object(
     updated_at: Instant,
     version: Type.Integer({ minimum: 1 }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [exampleTask] },
 )
 export type Task = Static<typeof Task>
 
@@ -65,14 +80,20 @@ const writable = {
   due_at: t.Optional(NullableInstant),
 }
 
-export const CreateTask = t.Object({ title: Title, ...writable, ...readOnlyFields }, { additionalProperties: false })
+export const CreateTask = t.Object(
+  { title: Title, ...writable, ...readOnlyFields },
+  { additionalProperties: false, examples: [{ title: 'Buy milk', description: 'Two litres, semi-skimmed', priority: 'high', due_at: '2026-11-23T18:00:00.000Z' }] },
+)
 export type CreateTask = Static<typeof CreateTask>
 
-export const UpdateTask = t.Object({ title: t.Optional(Title), ...writable, ...readOnlyFields }, { additionalProperties: false })
+export const UpdateTask = t.Object(
+  { title: t.Optional(Title), ...writable, ...readOnlyFields },
+  { additionalProperties: false, examples: [{ title: 'Buy oat milk', due_at: null }] },
+)
 export type UpdateTask = Static<typeof UpdateTask>
 
 export const Toggle = t.Optional(
-  t.Object({ completed: t.Optional(t.Boolean({ errorMessage: 'must be true or false' })) }, { additionalProperties: false }),
+  t.Object({ completed: t.Optional(t.Boolean({ errorMessage: 'must be true or false' })) }, { additionalProperties: false, examples: [{ completed: true }] }),
 )
 
 export const sorts = ['created_at', 'updated_at', 'due_at', 'priority', 'title'] as const
@@ -92,15 +113,23 @@ export const ListQuery = t.Object({
   priority: AnyPriority,
   due_after: t.Optional(t.String({ format: 'date-time', description: 'Inclusive', errorMessage: 'must be an RFC 3339 timestamp with a time zone' })),
   due_before: t.Optional(t.String({ format: 'date-time', description: 'Exclusive', errorMessage: 'must be an RFC 3339 timestamp with a time zone' })),
+  // Type.Unsafe states the static type where the runtime schema cannot carry it (the schema itself is
+  // unchanged): a union built from an array types as nothing in Elysia's query, and a page size
+  // is validated as a string but sent by clients as a number.
   sort: t.Optional(
-    t.Union(literals([...sorts, ...descendingSorts]), {
-      default: '-created_at',
-      errorMessage: `must be one of ${sorts.join(', ')}, optionally prefixed with -`,
-    }),
+    // Spelled out, not an alias, so the client's emitted declaration holds the values themselves.
+    Type.Unsafe<(typeof sorts)[number] | (typeof descendingSorts)[number]>(
+      t.Union(literals([...sorts, ...descendingSorts]), {
+        default: '-created_at',
+        errorMessage: `must be one of ${sorts.join(', ')}, optionally prefixed with -`,
+      }),
+    ),
   ),
   // A string with a format, not t.Integer: Elysia coerces query integers and then reports a range
   // error against no field at all.
-  limit: t.Optional(t.String({ format: 'page-size', default: '50', description: 'An integer from 1 to 1000', errorMessage: 'must be an integer from 1 to 1000' })),
+  limit: t.Optional(
+    Type.Unsafe<number>(t.String({ format: 'page-size', default: '50', description: 'An integer from 1 to 1000', errorMessage: 'must be an integer from 1 to 1000' })),
+  ),
   cursor: t.Optional(t.String({ description: 'Opaque; from the Link header of the previous page' })),
 })
 export type ListQuery = Static<typeof ListQuery>
@@ -116,9 +145,9 @@ export const Stats = t.Object({
   completed: Type.Integer(),
   pending: Type.Integer(),
   overdue: Type.Integer({ description: 'Pending tasks whose due date has passed' }),
-})
+}, { examples: [{ total: 12, completed: 5, pending: 7, overdue: 2 }] })
 
-export const Deleted = t.Object({ deleted: Type.Integer() })
+export const Deleted = t.Object({ deleted: Type.Integer() }, { examples: [{ deleted: 5 }] })
 
 export function toTask(row: TaskRow): Task {
   return {

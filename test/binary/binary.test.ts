@@ -139,6 +139,8 @@ describe('serving from the binary', () => {
   test('starts with the embedded database under ./data of its working folder; /healthz is 200', async () => {
     server = await startServer(env, [binary, 'serve'], folder)
     expect(server.logs.find((l) => l.message === 'server.started')).toMatchObject({ driver: 'pglite', version: pkg.version })
+    // Production with CORS_ORIGINS unset answers no browser on another origin, and says so at start.
+    expect(server.logs.find((l) => l.message === 'config.cors_closed')).toMatchObject({ level: 'warn', detail: expect.stringContaining('CORS_ORIGINS') })
     expect(existsSync(join(folder, 'data/PG_VERSION')), 'the data directory is ./data').toBe(true)
     const res = await fetch(`${server.url}/healthz`)
     expect(res.status, await res.clone().text()).toBe(200)

@@ -5,43 +5,25 @@
 //
 //   bun run build && bun test/browser/docs-page.ts
 import { chromium, type Page } from 'playwright-core'
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { CHROMIUM, CHROMIUM_FLAGS, createReport, requireFiles } from '../support/browser'
 import { repoRoot, startServer, type RunningServer } from '../support/server'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-// Headless as root, and nothing in the background that would reach for Google's hosts.
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
 const RENDER_TIMEOUT_MS = 20_000
 
 interface OpenApi {
   paths: Record<string, Record<string, { summary?: string }>>
 }
 
-const failures: string[] = []
-const check = (ok: boolean, message: string) => {
-  console.log(`${ok ? 'ok  ' : 'FAIL'}  ${message}`)
-  if (!ok) failures.push(message)
-}
+const { check, fail, stop, finish } = createReport('docs page')
 
 const binary = join(repoRoot, 'dist/taskapi')
-if (!existsSync(binary)) {
-  console.error(`${binary} is missing: run \`bun run build\` first`)
-  process.exit(1)
-}
-if (!existsSync(CHROMIUM)) {
-  console.error(`${CHROMIUM} is missing: apt-get install chromium (or set CHROMIUM_PATH)`)
-  process.exit(1)
-}
+requireFiles([
+  [binary, 'run `bun run build` first'],
+  [CHROMIUM, 'apt-get install chromium (or set CHROMIUM_PATH)'],
+])
 
 // The binary alone in an empty folder, on a throwaway database.
 const folder = mkdtempSync(join(tmpdir(), 'taskapi-browser-'))
@@ -73,8 +55,7 @@ try {
   })
   page.on('pageerror', (e) => errors.push(e.message))
   page.on('console', (m) => {
-    // Chromium asks for /favicon.ico by itself (not a page request, and same-origin); the service has none.
-    if (m.type() === 'error' && m.location().url !== `${origin}/favicon.ico`) errors.push(`${m.text()} (${m.location().url})`)
+    if (m.type() === 'error') errors.push(`${m.text()} (${m.location().url})`)
   })
 
   const res = await page.goto(`${origin}/docs`, { waitUntil: 'networkidle' })
@@ -93,6 +74,12 @@ try {
   check(listed.includes('GET /api/v1/tasks List tasks'), 'the page shows "GET /api/v1/tasks List tasks"')
   const title = await page.locator('.info .title').first().textContent()
   check(title?.startsWith('taskapi') === true, `the page title is "${title}"`)
+  const intro = (await page.locator('.info .description').first().textContent()) ?? ''
+  for (const how of ['Getting a token', 'taskapi token --sub alice', '/api/auth/token', 'Authorize']) {
+    check(intro.includes(how), `the page says how to get a token: "${how}"`)
+  }
+  const icon = await fetch(`${origin}/favicon.ico`)
+  check(icon.status === 200 && icon.headers.get('content-type') === 'image/svg+xml' && (await icon.text()).startsWith('<svg'), `/favicon.ico is an icon (${icon.status} ${icon.headers.get('content-type')})`)
 
   const screenshot = join(shots, 'docs.png')
   await page.screenshot({ path: screenshot, fullPage: true })
@@ -103,6 +90,10 @@ try {
   await page.waitForSelector('.opblock.is-open .parameters', { timeout: RENDER_TIMEOUT_MS })
   const params = await page.locator('.opblock.is-open .parameter__name').allTextContents()
   check(params.some((p) => p.startsWith('status')), `GET /api/v1/tasks shows its query parameters (${params.map((p) => p.trim()).join(', ')})`)
+  // Its examples are real values, not Swagger UI's "string" placeholders.
+  const examples = (await page.locator('.opblock.is-open .responses-wrapper .example').allTextContents()).join('\n')
+  check(examples.includes('"title": "Buy milk"') && examples.includes('"error_code": "VALIDATION_ERROR"'), 'GET /api/v1/tasks shows a real task and a real problem as examples')
+  check(!examples.includes('"string"'), `no "string" placeholder in its examples${examples.includes('"string"') ? `:\n${examples.slice(0, 600)}` : ''}`)
   await page.waitForLoadState('networkidle')
 
   const local = `${origin}/`
@@ -119,22 +110,14 @@ try {
   await page.screenshot({ path: opened, fullPage: true })
   console.log(`screenshot: ${opened}`)
 } catch (error) {
-  failures.push(String(error))
-  console.error(error)
+  fail(error)
 } finally {
   await browser.close()
-  if (server && server.proc.exitCode === null) {
-    const code = await server.stop('SIGTERM')
-    check(code === 0, `the binary stopped on SIGTERM with exit ${code}`)
-  }
+  await stop(server)
   rmSync(folder, { recursive: true, force: true })
 }
 
-if (failures.length > 0) {
-  console.log(`docs page: ${failures.length} check(s) failed`)
-  process.exit(1)
-}
-console.log('docs page: all checks passed')
+finish()
 
 /** "METHOD /path summary" of every operation block Swagger UI rendered. */
 async function listedOperations(page: Page): Promise<string[]> {

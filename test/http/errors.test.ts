@@ -376,12 +376,37 @@ describeEachDriver('errors', (ctx) => {
     test('another origin gets no Access-Control-Allow-Origin', async () => {
       const t = ctx()
       const user = newUser()
-      for (const other of ['http://evil.example', 'http://localhost:3001', 'https://localhost:3000', 'http://localhost:3000.evil.example', 'null']) {
+      for (const other of [
+        'http://evil.example',
+        'https://localhost:3000',
+        'http://localhost:3000.evil.example',
+        'http://localhost.evil.example:5173',
+        'http://localhost:5173/',
+        'http://localhost:abc',
+        'http://127.0.0.2:5173',
+        'http://[::1]:5173',
+        'null',
+      ]) {
         const res = await t.request('/api/v1/tasks', { as: user, headers: { origin: other } })
         expect(res.status).toBe(200)
         expect(res.headers.get('access-control-allow-origin'), other).toBeNull()
         expect(res.headers.get('access-control-expose-headers'), other).toBeNull()
         expect(listOf(res.headers.get('vary')), other).toContain('origin')
+      }
+    })
+
+    test('outside production, a local app on any port of localhost or 127.0.0.1 is allowed', async () => {
+      const t = ctx()
+      const user = newUser()
+      for (const local of ['http://localhost:5173', 'http://127.0.0.1:4173', 'http://localhost', 'http://localhost:65535']) {
+        const res = await t.request('/api/v1/tasks', { as: user, headers: { origin: local } })
+        expect(res.headers.get('access-control-allow-origin'), local).toBe(local)
+        const preflight = await t.request('/api/v1/tasks', {
+          method: 'OPTIONS',
+          headers: { origin: local, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+        })
+        expect(preflight.status, local).toBe(204)
+        expect(preflight.headers.get('access-control-allow-origin'), local).toBe(local)
       }
     })
 
@@ -444,6 +469,24 @@ describeEachDriver(
     })
   },
   { CORS_ORIGINS: 'https://a.example,https://b.example' },
+)
+
+describeEachDriver(
+  'CORS in production with CORS_ORIGINS unset',
+  (ctx) => {
+    test('no origin is allowed, local ones included', async () => {
+      const t = ctx()
+      const user = newUser()
+      for (const origin of ['http://localhost:5173', 'http://127.0.0.1:3000', 'https://app.example.com']) {
+        const res = await t.request('/api/v1/tasks', { as: user, headers: { origin } })
+        expect(res.status, await res.clone().text()).toBe(200)
+        expect(res.headers.get('access-control-allow-origin'), origin).toBeNull()
+        const preflight = await t.request('/api/v1/tasks', { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } })
+        expect(preflight.headers.get('access-control-allow-origin'), origin).toBeNull()
+      }
+    })
+  },
+  { NODE_ENV: 'production' },
 )
 
 // A real failure underneath (the table is gone): 500 in the contract's shape, nothing of the SQL or
