@@ -75,6 +75,20 @@ try {
       }),
     )
   }
+  // Each user also has a list of 200 tasks, for the list-scoped page and the moves.
+  const listIds: string[] = []
+  const inList: string[] = []
+  for (let u = 0; u < users.length; u++) {
+    const res = await fetch(`${server.url}/api/v1/lists`, { method: 'POST', headers: headers(u), body: JSON.stringify({ name: `list ${u}` }) })
+    listIds[u] = ((await res.json()) as { id: string }).id
+    for (let n = 0; n < 200; n++) {
+      const made = await fetch(`${server.url}/api/v1/tasks`, { method: 'POST', headers: headers(u), body: JSON.stringify({ title: `listed ${n}`, list_id: listIds[u] }) })
+      inList[u * 200 + n] = ((await made.json()) as { id: string }).id
+    }
+  }
+  // A move: request i moves one of its user's listed tasks right after another of the same list
+  // (never itself: 7i + 3 and i differ mod 200, as 6i + 3 is odd).
+  const listed = (i: number, n: number) => inList[(i % users.length) * 200 + (n % 200)]
   // Streams are read to the end in the background: every write then reaches one of them.
   const streams = process.env.BENCH_EVENTS === '1' ? await Promise.all(users.map((_, u) => fetch(`${server.url}/api/v1/events`, { headers: headers(u) }))) : []
   let delivered = 0
@@ -90,6 +104,12 @@ try {
     await run('GET /api/v1/tasks?limit=50', (i) => fetch(`${server.url}/api/v1/tasks?limit=50`, { headers: headers(i) })),
     await run('POST /api/v1/tasks', (i) => fetch(`${server.url}/api/v1/tasks`, { method: 'POST', headers: headers(i), body: `{"title":"bench ${i}"}` })),
     await run('PATCH /api/v1/tasks/:id/toggle', (i) => fetch(`${server.url}/api/v1/tasks/${ids[((i % users.length) * 200) + (i % 200)]}/toggle`, { method: 'PATCH', headers: headers(i) })),
+    await run('GET /api/v1/tasks?list_id&sort=position&limit=50', (i) =>
+      fetch(`${server.url}/api/v1/tasks?list_id=${listIds[i % users.length]}&sort=position&limit=50`, { headers: headers(i) }),
+    ),
+    await run('POST /api/v1/tasks/:id/move', (i) =>
+      fetch(`${server.url}/api/v1/tasks/${listed(i, i)}/move`, { method: 'POST', headers: headers(i), body: JSON.stringify({ after: listed(i, i * 7 + 3) }) }),
+    ),
   ]
   const rssPeak = rssMiB(server.proc.pid)
   const database = scratch ? 'postgres (Bun.SQL)' : dataDir ? `pglite in ${dataDir}` : 'pglite (in memory)'

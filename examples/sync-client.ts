@@ -1,4 +1,4 @@
-// A client that keeps a local copy of its user's tasks in sync with taskapi, typed end to end by
+// A client that keeps a local copy of its user's tasks and lists in sync with taskapi, typed end to end by
 // Eden: pull the change feed until `has_more` is false, then follow the event stream from that
 // cursor; when the stream drops (token expiry, a deploy, the network), resume from the last
 // event's id; on 410 CURSOR_EXPIRED (away longer than the retention), start again from a snapshot.
@@ -10,19 +10,24 @@
 import type { treaty } from '@elysiajs/eden'
 import type { App } from '../src/app'
 import type { Change } from '../src/sync/model'
+import type { List } from '../src/lists/model'
 import type { Task } from '../src/tasks/model'
 
 export type Api = ReturnType<typeof treaty<App>>['api']['v1']
 
 export class TaskReplica {
   readonly tasks = new Map<string, Task>()
+  readonly lists = new Map<string, List>()
   /** Where this copy stands in the feed; keep it with the copy (e.g. in IndexedDB). */
   cursor: string | undefined
 
   constructor(private readonly api: Api) {}
 
   apply(change: Change) {
-    if (change.op === 'delete') this.tasks.delete(change.id)
+    if (change.type === 'list') {
+      if (change.op === 'delete') this.lists.delete(change.id)
+      else this.lists.set(change.id, change.data)
+    } else if (change.op === 'delete') this.tasks.delete(change.id)
     else this.tasks.set(change.id, change.data)
   }
 
@@ -76,6 +81,7 @@ export class TaskReplica {
   /** The cursor is older than the server's retention: this copy may hold deleted tasks. */
   private restart() {
     this.tasks.clear()
+    this.lists.clear()
     this.cursor = undefined
   }
 }

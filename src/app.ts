@@ -18,9 +18,10 @@ import { requestId } from './http/request'
 import { responseHeaders } from './http/response-headers'
 import { routing } from './http/routing'
 import type { Logger } from './log'
+import { lists } from './lists/routes'
 import { createSync, type Sync } from './sync/hub'
 import { syncRoutes } from './sync/routes'
-import { tasks } from './tasks/routes'
+import { taskMoves, tasks } from './tasks/routes'
 
 export interface AppDeps {
   config: Pick<Config, 'corsOrigins' | 'rateLimit' | 'trustProxy' | 'redis' | 'sync'>
@@ -53,6 +54,8 @@ export function createApp({ config, database, verify, log: baseLog, metrics, syn
     .use(health(database))
     .use(docs())
     .use(tasks(base, '/api/v1'))
+    .use(taskMoves(base))
+    .use(lists(base))
     .use(tasks(base, '/api'))
     .use(tasks(base, '/api/:user_id'))
     .use(syncRoutes(base, streams))

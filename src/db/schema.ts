@@ -1,7 +1,8 @@
-// The tasks table. CHECK constraints mirror the API's validation so no other writer can store what
-// the API would refuse; indexes serve every list shape (user first, then each sort key and id).
+// The tasks and lists tables. CHECK constraints mirror the API's validation so no other writer can
+// store what the API would refuse; indexes serve every list shape (user first, then each sort key
+// and id).
 import { sql } from 'drizzle-orm'
-import { bigint, boolean, check, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { bigint, boolean, check, customType, foreignKey, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
 
 // Declared in rank order: Postgres sorts enum values by declaration, so `ORDER BY priority` is by rank.
 export const priorities = ['none', 'low', 'medium', 'high'] as const
@@ -10,11 +11,40 @@ export const priority = pgEnum('task_priority', priorities)
 // Millisecond precision: the API speaks milliseconds, and keyset cursors compare exact values.
 const instant = (name: string) => timestamp(name, { precision: 3, withTimezone: true, mode: 'date' })
 
+// Manual order: fractional keys (src/db/positions.ts) compared by their bytes on every Postgres,
+// whatever its locale, so the database and the key library agree on what "between" means.
+const positionKey = customType<{ data: string }>({ dataType: () => 'text collate "C"' })
+export const MAX_POSITION_LENGTH = 64
+
+export const lists = pgTable(
+  'lists',
+  {
+    id: uuid('id').primaryKey(),
+    userId: text('user_id').notNull(),
+    name: text('name').notNull(),
+    position: positionKey('position').notNull(),
+    createdAt: instant('created_at').notNull().defaultNow(),
+    updatedAt: instant('updated_at').notNull().defaultNow(),
+    version: integer('version').notNull().default(1),
+  },
+  (l) => [
+    check('lists_user_id_length', sql`char_length(${l.userId}) between 1 and 255`),
+    check('lists_name_length', sql`char_length(${l.name}) between 1 and 100`),
+    check('lists_position_length', sql`char_length(${l.position}) between 1 and ${sql.raw(String(MAX_POSITION_LENGTH))}`),
+    check('lists_version_positive', sql`${l.version} >= 1`),
+    // The target of tasks' (user_id, list_id) reference: a task can only ever be in its owner's list.
+    unique('lists_user_id_id_key').on(l.userId, l.id),
+    index('lists_user_position_idx').on(l.userId, l.position, l.id),
+  ],
+)
+
 export const tasks = pgTable(
   'tasks',
   {
     id: uuid('id').primaryKey(),
     userId: text('user_id').notNull(),
+    // null: the inbox (no list).
+    listId: uuid('list_id'),
     title: text('title').notNull(),
     description: text('description'),
     completed: boolean('completed').notNull().default(false),
@@ -24,6 +54,9 @@ export const tasks = pgTable(
     createdAt: instant('created_at').notNull().defaultNow(),
     updatedAt: instant('updated_at').notNull().defaultNow(),
     version: integer('version').notNull().default(1),
+    // The default only serves version-1 instances still inserting during a rolling deploy: 'a0' is a
+    // valid key, and ties are ordered by id. This version always writes a position.
+    position: positionKey('position').notNull().default('a0'),
   },
   (t) => [
     check('tasks_user_id_length', sql`char_length(${t.userId}) between 1 and 255`),
@@ -31,11 +64,18 @@ export const tasks = pgTable(
     check('tasks_description_length', sql`char_length(${t.description}) <= 2000`),
     check('tasks_completed_at', sql`${t.completed} = (${t.completedAt} is not null)`),
     check('tasks_version_positive', sql`${t.version} >= 1`),
+    check('tasks_position_length', sql`char_length(${t.position}) between 1 and ${sql.raw(String(MAX_POSITION_LENGTH))}`),
+    // Deleting a list deletes its tasks; the composite key keeps every task in a list of its own user.
+    foreignKey({ name: 'tasks_list_fk', columns: [t.userId, t.listId], foreignColumns: [lists.userId, lists.id] }).onDelete('cascade'),
     index('tasks_user_created_idx').on(t.userId, t.createdAt, t.id),
     index('tasks_user_updated_idx').on(t.userId, t.updatedAt, t.id),
     index('tasks_user_due_idx').on(t.userId, t.dueAt, t.id),
     index('tasks_user_priority_idx').on(t.userId, t.priority, t.id),
     index('tasks_user_title_idx').on(t.userId, sql`lower(${t.title}) collate "C"`, t.id),
+    // One list's tasks in order, both ways, as index scans: a list's through the first index, the
+    // inbox's through the second (with list_id IS NULL as an index condition the planner would sort).
+    index('tasks_user_list_position_idx').on(t.userId, t.listId, t.position, t.id).where(sql`${t.listId} is not null`),
+    index('tasks_user_inbox_position_idx').on(t.userId, t.position, t.id).where(sql`${t.listId} is null`),
   ],
 )
 
@@ -46,6 +86,7 @@ const readInstant = (value: unknown) => (typeof value === 'string' ? new Date(va
 for (const column of [tasks.completedAt, tasks.dueAt, tasks.createdAt, tasks.updatedAt]) column.mapFromDriverValue = readInstant
 
 export type TaskRow = typeof tasks.$inferSelect
+export type ListRow = typeof lists.$inferSelect
 
 // ---- Sync: the change log ----------------------------------------------------------------------
 // Every write records its change in the same statement (src/sync/record.ts). A user's changes are

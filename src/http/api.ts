@@ -14,6 +14,8 @@
 import { Elysia } from 'elysia'
 import { auth, type AuthOptions } from '../auth/plugin'
 import type { Database, DatabaseHandle } from '../db/client'
+import { ownedByAnother } from '../db/ownership'
+import { lists, tasks } from '../db/schema'
 import { beginTransaction, type HeldTransaction } from '../db/transaction'
 import { isId } from './formats'
 import { decodeJson } from './body'
@@ -79,3 +81,26 @@ export const api = ({ database, ...authOptions }: ApiOptions) =>
     .as('scoped')
 
 export type Api = ReturnType<typeof api>
+
+// What any /api route may answer (a stray body on a GET is still read, so INVALID_JSON is common),
+// and what a route with a body may answer besides.
+export const commonCodes = ['VALIDATION_ERROR', 'INVALID_JSON', 'UNAUTHORIZED', 'RATE_LIMITED', 'INTERNAL_ERROR', 'SERVICE_UNAVAILABLE'] as const
+export const bodyCodes = ['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'] as const
+
+/** A handler's context, as far as answering for one object named by `:id` needs it. */
+export interface Caller {
+  db: Database
+  userId: string
+  params: { id: string }
+  forbidden: (target: string, detail: string) => ApiError
+}
+
+/**
+ * The error for an id the caller's own lookup missed: 403 (logged as authz.denied) if another user
+ * has it, else the kind's 404.
+ */
+export async function notOwned({ db, userId, params: { id }, forbidden }: Caller, kind: 'task' | 'list'): Promise<ApiError> {
+  const [table, code, name] = kind === 'task' ? ([tasks, 'TASK_NOT_FOUND', 'Task'] as const) : ([lists, 'LIST_NOT_FOUND', 'List'] as const)
+  if (await ownedByAnother(db, table, userId, id)) return forbidden(`${kind}:${id}`, `This ${kind} belongs to another user`)
+  return new ApiError(code, `${name} not found`)
+}

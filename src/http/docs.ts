@@ -70,7 +70,11 @@ export const docs = () =>
             version: pkg.version,
             description: gettingStarted,
           },
-          tags: [{ name: 'tasks', description: 'The caller\'s tasks' }, { name: 'operations', description: 'Health and readiness' }],
+          tags: [
+            { name: 'tasks', description: 'The caller\'s tasks' },
+            { name: 'lists', description: 'The caller\'s lists, and the manual order of lists and tasks' },
+            { name: 'operations', description: 'Health and readiness' },
+          ],
           components: {
             securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
           },

@@ -16,6 +16,7 @@ const codes = {
   UNAUTHORIZED: [401, 'Unauthorized'],
   FORBIDDEN: [403, 'Forbidden'],
   TASK_NOT_FOUND: [404, 'Not Found'],
+  LIST_NOT_FOUND: [404, 'Not Found'],
   NOT_FOUND: [404, 'Not Found'],
   METHOD_NOT_ALLOWED: [405, 'Method Not Allowed'],
   IDEMPOTENCY_KEY_REUSED: [409, 'Conflict'],
@@ -57,6 +58,11 @@ export class ApiError extends Error {
   get status(): number {
     return codes[this.code][0]
   }
+}
+
+/** A 400 naming one field of the request, as schema validation reports it. */
+export function fieldError(field: string, message: string): ApiError {
+  return new ApiError('VALIDATION_ERROR', 'The request is not valid', { errors: [{ field, message }] })
 }
 
 export function problem(code: ErrorCode, detail: string, requestId: string, errors?: FieldError[]): Problem {

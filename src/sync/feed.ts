@@ -2,8 +2,9 @@
 // by change number, joined to the objects' current rows), and the purge of old tombstones.
 import { and, eq, gt, or, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
-import { syncHeads, syncLog, tasks } from '../db/schema'
+import { lists, syncHeads, syncLog, tasks, type ListRow, type TaskRow } from '../db/schema'
 import { ApiError } from '../http/errors'
+import { toList } from '../lists/model'
 import { toTask } from '../tasks/model'
 import type { SyncCursor } from './cursor'
 import type { Change } from './model'
@@ -45,7 +46,7 @@ export async function readFeed(db: Database, userId: string, since: SyncCursor |
   const found = rows.filter((r) => r.seq !== null)
   const hasMore = found.length > limit
   if (hasMore) found.length = limit
-  const changes = found.map((r) => ({ seq: r.seq!, change: toChange(r.objectId!, r.deleted!, r.task) }))
+  const changes = found.map((r) => ({ seq: r.seq!, change: toChange(r.kind!, r.objectId!, r.deleted!, r.task, r.list) }))
   const last = changes.at(-1)?.seq ?? after
   const snapshotFloor = floor ?? headSeq
   const next: SyncCursor = hasMore
@@ -81,16 +82,18 @@ export function feedQuery(db: Database, userId: string, after: number, floor: nu
     .limit(limit + 1)
     .as('page')
   return db
-    .select({ head: head.seq, purgedSeq: head.purgedSeq, seq: page.seq, kind: page.kind, objectId: page.objectId, deleted: page.deleted, task: tasks })
+    .select({ head: head.seq, purgedSeq: head.purgedSeq, seq: page.seq, kind: page.kind, objectId: page.objectId, deleted: page.deleted, task: tasks, list: lists })
     .from(head)
     .leftJoin(page, sql`true`)
     .leftJoin(tasks, and(eq(page.kind, 'task'), eq(tasks.id, page.objectId), eq(tasks.userId, userId)))
+    .leftJoin(lists, and(eq(page.kind, 'list'), eq(lists.id, page.objectId), eq(lists.userId, userId)))
     .orderBy(page.seq)
 }
 
 // A live log row whose object is gone (written around the log, e.g. by an instance of the previous
 // version during a rolling deploy) is reported as deleted: the client's copy must not keep it.
-function toChange(id: string, deleted: boolean, task: typeof tasks.$inferSelect | null): Change {
+function toChange(kind: 'task' | 'list', id: string, deleted: boolean, task: TaskRow | null, list: ListRow | null): Change {
+  if (kind === 'list') return deleted || list === null ? { type: 'list', op: 'delete', id } : { type: 'list', op: 'upsert', id, data: toList(list) }
   return deleted || task === null ? { type: 'task', op: 'delete', id } : { type: 'task', op: 'upsert', id, data: toTask(task) }
 }
 

@@ -1,11 +1,15 @@
 // The change feed's wire shapes, written once as typebox schemas (validation, OpenAPI and Eden).
 import { t, type Static } from 'elysia'
+import { List } from '../lists/model'
 import { Task, TaskId } from '../tasks/model'
 
 const TaskUpsert = t.Object({ type: t.Literal('task'), op: t.Literal('upsert'), id: TaskId, data: Task }, { additionalProperties: false })
 const TaskDelete = t.Object({ type: t.Literal('task'), op: t.Literal('delete'), id: TaskId }, { additionalProperties: false })
 
-export const Change = t.Union([TaskUpsert, TaskDelete], {
+const ListUpsert = t.Object({ type: t.Literal('list'), op: t.Literal('upsert'), id: List.properties.id, data: List }, { additionalProperties: false })
+const ListDelete = t.Object({ type: t.Literal('list'), op: t.Literal('delete'), id: List.properties.id }, { additionalProperties: false })
+
+export const Change = t.Union([TaskUpsert, TaskDelete, ListUpsert, ListDelete], {
   description: 'One object in its latest state (upsert), or its deletion',
 })
 export type Change = Static<typeof Change>

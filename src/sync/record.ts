@@ -90,3 +90,6 @@ export async function recorded<Row extends { id: string }>(
   const rows = await db.with(...ctes).select().from(w).where(sql`(select count(*) from ${n}) >= 0`)
   return rows as unknown as Row[]
 }
+
+/** The objects a re-spacing re-keyed before this write (src/db/positions.ts), recorded with it. */
+export const respacedToo = (kind: SyncKind, ids: readonly string[]): AlsoChanged[] => (ids.length === 0 ? [] : [{ kind, op: 'upsert', ids }])

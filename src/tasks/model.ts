@@ -12,10 +12,18 @@ type Options = { description?: string; default?: string; errorMessage?: string }
 const priorityOf = (options: Options) => t.Union(literals(priorities), options)
 export const Priority = priorityOf({ description: priorities.join(' < ') })
 const AnyPriority = t.Optional(priorityOf({ errorMessage: `must be one of ${priorities.join(', ')}` }))
-const Instant = t.String({ format: 'date-time', examples: ['2026-11-22T10:00:00.000Z'] })
+export const Instant = t.String({ format: 'date-time', examples: ['2026-11-22T10:00:00.000Z'] })
 const NullableInstant = t.Union([Instant, t.Null()], { errorMessage: 'must be an RFC 3339 timestamp with a time zone, or null' })
 
 export const TaskId = t.String({ format: 'uuid', description: 'UUIDv7' })
+export const Position = t.String({ description: 'Read-only order key; keys compare by their bytes, ties by id', examples: ['a0'] })
+
+// Ids in a body that must name one of the caller's own objects. Malformed, unknown and another
+// user's are one answer, so the error never says whether an id exists.
+export const ownListMessage = 'must be the id of one of your lists, or null'
+export const ownTaskMessage = 'must be the id of one of your tasks'
+const ListRef = t.Union([t.String({ format: 'uuid' }), t.Null()], { description: 'A list of the caller, or null for no list (the inbox)', errorMessage: ownListMessage })
+const TaskRef = t.String({ format: 'uuid', errorMessage: ownTaskMessage })
 
 // Real values for the docs page's examples (it would show "string" otherwise).
 const exampleTask = {
@@ -38,12 +46,14 @@ export const Task = t.Object(
   {
     id: TaskId,
     user_id: t.String(),
+    list_id: t.Union([t.String({ format: 'uuid' }), t.Null()], { description: 'The list the task is in; null: the inbox' }),
     title: t.String(),
     description: t.Union([t.String(), t.Null()]),
     completed: t.Boolean(),
     completed_at: t.Union([Instant, t.Null()]),
     priority: Priority,
     due_at: t.Union([Instant, t.Null()]),
+    position: Position,
     created_at: Instant,
     updated_at: Instant,
     version: Type.Integer({ minimum: 1 }),
@@ -62,14 +72,15 @@ const Description = t.Union(
   { errorMessage: 'must be at most 2000 characters with no NUL characters, or null' },
 )
 
-// A client may send a task back as it got it: these are accepted and ignored.
-const ignored = t.Optional(t.Unknown({ readOnly: true, description: 'Read-only; ignored' }))
+// A client may send a task (or a list) back as it got it: these are accepted and ignored.
+export const ignored = t.Optional(t.Unknown({ readOnly: true, description: 'Read-only; ignored' }))
 const readOnlyFields = {
   id: ignored,
   user_id: ignored,
   created_at: ignored,
   updated_at: ignored,
   completed_at: ignored,
+  position: ignored,
   version: ignored,
 }
 
@@ -78,6 +89,7 @@ const writable = {
   completed: t.Optional(t.Boolean({ errorMessage: 'must be true or false' })),
   priority: AnyPriority,
   due_at: t.Optional(NullableInstant),
+  list_id: t.Optional(ListRef),
 }
 
 export const CreateTask = t.Object(
@@ -92,16 +104,34 @@ export const UpdateTask = t.Object(
 )
 export type UpdateTask = Static<typeof UpdateTask>
 
+export const MoveTask = t.Optional(t.Object(
+  {
+    after: t.Optional(TaskRef),
+    before: t.Optional(TaskRef),
+    list_id: t.Optional(ListRef),
+  },
+  {
+    additionalProperties: false,
+    description: 'Give `after` or `before` (a task of the target list), or neither for the top. `list_id` moves it to another list (the task\'s own by default).',
+    examples: [{ after: '01936b2e-7c4f-7a10-9d8e-4a3b2c1d0e5f' }, { list_id: '01936b2e-8a1c-7b20-8c3d-5e6f7a8b9c0d' }, {}],
+  },
+))
+export type MoveTask = NonNullable<Static<typeof MoveTask>>
+
 export const Toggle = t.Optional(
   t.Object({ completed: t.Optional(t.Boolean({ errorMessage: 'must be true or false' })) }, { additionalProperties: false, examples: [{ completed: true }] }),
 )
 
-export const sorts = ['created_at', 'updated_at', 'due_at', 'priority', 'title'] as const
+export const sorts = ['created_at', 'updated_at', 'due_at', 'priority', 'title', 'position'] as const
 export type SortKey = (typeof sorts)[number]
 type Descending<T extends readonly string[]> = { -readonly [K in keyof T]: `-${T[K] & string}` }
 const descendingSorts = sorts.map((s) => `-${s}`) as Descending<typeof sorts>
 
+export const listFilterMessage = 'must be the id of one of your lists, or none'
+const ListFilter = t.String({ format: 'list-filter', description: 'A list\'s id, or `none` for tasks in no list', errorMessage: listFilterMessage })
+
 export const ListQuery = t.Object({
+  list_id: t.Optional(ListFilter),
   status: t.Optional(t.Union([t.Literal('all'), t.Literal('pending'), t.Literal('completed')], { default: 'all', errorMessage: 'must be one of all, pending, completed' })),
   q: t.Optional(
     t.String({
@@ -137,6 +167,7 @@ export type ListQuery = Static<typeof ListQuery>
 export type ListRequest = ListQuery & Required<Pick<ListQuery, 'status' | 'sort' | 'limit'>>
 
 export const ClearQuery = t.Object({
+  list_id: t.Optional(ListFilter),
   status: t.Literal('completed', { errorMessage: 'must be "completed": only completed tasks can be cleared in bulk' }),
 })
 
@@ -153,12 +184,14 @@ export function toTask(row: TaskRow): Task {
   return {
     id: row.id,
     user_id: row.userId,
+    list_id: row.listId,
     title: row.title,
     description: row.description,
     completed: row.completed,
     completed_at: row.completedAt?.toISOString() ?? null,
     priority: row.priority,
     due_at: row.dueAt?.toISOString() ?? null,
+    position: row.position,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
     version: row.version,

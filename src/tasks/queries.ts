@@ -1,32 +1,54 @@
 // Every query that reads or writes tasks. Each takes the caller's userId and filters by it, and each
-// endpoint's work is one round trip (UPDATE … RETURNING, never read-then-write).
-import { and, asc, desc, eq, gte, ilike, lt, ne, or, sql, type SQL } from 'drizzle-orm'
-import type { PgUpdateSetSource } from 'drizzle-orm/pg-core'
+// endpoint's work is one round trip (UPDATE … RETURNING, never read-then-write), or one transaction
+// when it places a task in a list's order (src/db/positions.ts). Each write is one function here.
+import { and, asc, desc, eq, gte, ilike, isNull, lt, or, sql, type SQL } from 'drizzle-orm'
+import { alias, type PgUpdateSetSource } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
+import { databaseState } from '../db/errors'
+import { lockOrder, placeIn, type Collection } from '../db/positions'
 import { priorities, tasks, type TaskRow } from '../db/schema'
+import { fieldError } from '../http/errors'
 import { isId, isStorableInstant } from '../http/formats'
-import { recorded } from '../sync/record'
-import type { CreateTask, ListRequest, SortKey, UpdateTask } from './model'
+import { anchorOf, ownsList, ownsListSql, placementOf } from '../lists/queries'
+import { recorded, respacedToo } from '../sync/record'
+import { listFilterMessage, ownListMessage, ownTaskMessage, type CreateTask, type ListRequest, type MoveTask, type SortKey, type UpdateTask } from './model'
 
 type Changes = PgUpdateSetSource<typeof tasks>
 
-export async function createTask(db: Database, userId: string, input: CreateTask): Promise<TaskRow> {
+/** The tasks of one list (null: the inbox) of one user, as an ordered collection. */
+export const taskList = (userId: string, listId: string | null): Collection => ({
+  table: tasks,
+  userId,
+  scope: and(eq(tasks.userId, userId), listId === null ? isNull(tasks.listId) : eq(tasks.listId, listId))!,
+})
+
+/** Creates a task at the top of its list (the inbox unless `list_id` names one of the caller's lists). */
+export function createTask(db: Database, userId: string, input: CreateTask): Promise<TaskRow> {
   const completed = input.completed ?? false
-  const insert = db
-    .insert(tasks)
-    .values({
-      id: Bun.randomUUIDv7(),
-      userId,
-      title: input.title.trim(),
-      description: input.description ?? null,
-      completed,
-      completedAt: completed ? sql`now()` : null,
-      priority: input.priority ?? 'none',
-      dueAt: toDate(input.due_at),
-    })
-    .returning()
-  const [row] = await recorded(db, userId, 'task', 'upsert', insert)
-  return row!
+  const listId = input.list_id ?? null
+  return inList(() =>
+    // No ordering lock: a key before the first one stays on top (src/db/positions.ts).
+    db.transaction(async (tx) => {
+      const { position, respaced } = await placeIn(tx, taskList(userId, listId), null, { at: 'top' })
+      const insert = tx
+        .insert(tasks)
+        .values({
+          id: Bun.randomUUIDv7(),
+          userId,
+          listId,
+          title: input.title.trim(),
+          description: input.description ?? null,
+          completed,
+          completedAt: completed ? sql`now()` : null,
+          priority: input.priority ?? 'none',
+          dueAt: toDate(input.due_at),
+          position,
+        })
+        .returning()
+      const [row] = await recorded(tx, userId, 'task', 'upsert', insert, respacedToo('task', respaced))
+      return row!
+    }),
+  )
 }
 
 export async function getTask(db: Database, userId: string, id: string): Promise<TaskRow | undefined> {
@@ -34,7 +56,11 @@ export async function getTask(db: Database, userId: string, id: string): Promise
   return row
 }
 
-/** Applies a partial update; `undefined` when the caller has no such task. */
+/**
+ * Applies a partial update; `undefined` when the caller has no such task. A `list_id` other than
+ * the task's own moves it to the top of that list (the same one leaves it where it is, so a client
+ * may send a task back as it got it).
+ */
 export async function updateTask(db: Database, userId: string, id: string, patch: UpdateTask): Promise<TaskRow | undefined> {
   const changes: Changes = {}
   if (patch.title !== undefined) changes.title = patch.title.trim()
@@ -45,9 +71,57 @@ export async function updateTask(db: Database, userId: string, id: string, patch
     changes.completed = patch.completed
     changes.completedAt = patch.completed ? sql`coalesce(${tasks.completedAt}, now())` : null
   }
+  const listId = patch.list_id
+  if (listId !== undefined) {
+    return inList(() =>
+      db.transaction(async (tx) => {
+        await lockOrder(tx, userId)
+        const [current] = await tx.select({ listId: tasks.listId }).from(tasks).where(owned(userId, id))
+        if (!current) return undefined
+        let respaced: string[] = []
+        if (current.listId !== listId) {
+          const place = await placeIn(tx, taskList(userId, listId), id, { at: 'top' })
+          Object.assign(changes, { listId, position: place.position })
+          respaced = place.respaced
+        }
+        return Object.keys(changes).length === 0 ? getTask(tx, userId, id) : write(tx, userId, id, changes, respaced)
+      }),
+    )
+  }
   // Nothing to change is not a change: the task comes back as it is, its version untouched.
   if (Object.keys(changes).length === 0) return getTask(db, userId, id)
   return write(db, userId, id, changes)
+}
+
+/**
+ * Places a task after or before another task of the target list, or at its top; `list_id` moves
+ * it to another list. `undefined` when the caller has no such task. Never changes another task,
+ * unless the list must be re-spaced to keep keys short (their versions bump).
+ */
+export async function moveTask(db: Database, userId: string, id: string, move: MoveTask): Promise<TaskRow | undefined> {
+  const anchor = anchorOf(move, id)
+  return inList(() =>
+    db.transaction(async (tx) => {
+      await lockOrder(tx, userId)
+      // One read, after the lock: the task, the anchor and the target list, each by its key.
+      const other = alias(tasks, 'anchor')
+      const [state] = await tx
+        .select({
+          listId: tasks.listId,
+          listOk: move.list_id ? ownsListSql(userId, move.list_id).mapWith(Boolean) : sql<boolean>`true`.mapWith(Boolean),
+          anchor: { id: other.id, listId: other.listId, position: other.position },
+        })
+        .from(tasks)
+        .leftJoin(other, anchor ? and(eq(other.id, anchor.id), eq(other.userId, userId)) : sql`false`)
+        .where(owned(userId, id))
+      if (!state) return undefined
+      if (!state.listOk) throw fieldError('list_id', ownListMessage)
+      const target = move.list_id !== undefined ? move.list_id : state.listId
+      if (anchor && state.anchor && state.anchor.listId !== target) throw fieldError(anchor.field, 'must be a task in the list the task is moved to')
+      const { position, respaced } = await placeIn(tx, taskList(userId, target), id, placementOf(anchor, state.anchor, ownTaskMessage))
+      return write(tx, userId, id, { listId: target, position }, respaced)
+    }),
+  )
 }
 
 /** Flips `completed`, or sets it when `completed` is given. */
@@ -60,13 +134,14 @@ export function toggleTask(db: Database, userId: string, id: string, completed?:
   })
 }
 
-async function write(db: Database, userId: string, id: string, changes: Changes) {
+/** Updates one task, recording its change (and those of the tasks a re-spacing re-keyed before it). */
+async function write(db: Database, userId: string, id: string, changes: Changes, respaced: readonly string[] = []) {
   const update = db
     .update(tasks)
     .set({ ...changes, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` })
     .where(owned(userId, id))
     .returning()
-  const [row] = await recorded(db, userId, 'task', 'upsert', update)
+  const [row] = await recorded(db, userId, 'task', 'upsert', update, respacedToo('task', respaced))
   return row
 }
 
@@ -75,12 +150,25 @@ export async function deleteTask(db: Database, userId: string, id: string): Prom
   return rows.length > 0
 }
 
-export async function clearCompleted(db: Database, userId: string): Promise<number> {
+/** Deletes the caller's completed tasks, within one list when `listId` is given ('none': the inbox). */
+export async function clearCompleted(db: Database, userId: string, listId?: string): Promise<number> {
   const remove = db
     .delete(tasks)
-    .where(and(eq(tasks.userId, userId), eq(tasks.completed, true)))
+    .where(and(eq(tasks.userId, userId), eq(tasks.completed, true), listFilter(listId)))
     .returning({ id: tasks.id })
-  return (await recorded(db, userId, 'task', 'delete', remove)).length
+  const rows = await recorded(db, userId, 'task', 'delete', remove)
+  // Nothing deleted: only then is it worth asking whether the list is the caller's at all.
+  if (rows.length === 0) await checkListFilter(db, userId, listId)
+  return rows.length
+}
+
+function listFilter(listId: string | undefined): SQL | undefined {
+  if (listId === undefined) return undefined
+  return listId === 'none' ? isNull(tasks.listId) : eq(tasks.listId, listId)
+}
+
+async function checkListFilter(db: Database, userId: string, listId: string | undefined) {
+  if (listId !== undefined && listId !== 'none' && !(await ownsList(db, userId, listId))) throw fieldError('list_id', listFilterMessage)
 }
 
 export async function taskStats(db: Database, userId: string) {
@@ -94,19 +182,6 @@ export async function taskStats(db: Database, userId: string) {
     .where(eq(tasks.userId, userId))
   const { total, completed, overdue } = row!
   return { total, completed, pending: total - completed, overdue }
-}
-
-/**
- * Whether a task the caller does not own exists under this id. Only asked after the caller's own
- * lookup missed, to tell 403 from 404; it reads no column but the key.
- */
-export async function ownedByAnother(db: Database, userId: string, id: string): Promise<boolean> {
-  const rows = await db
-    .select({ one: sql`1` })
-    .from(tasks)
-    .where(and(eq(tasks.id, id), ne(tasks.userId, userId)))
-    .limit(1)
-  return rows.length > 0
 }
 
 // ---- Listing: filters, the five sorts, keyset pagination -------------------------------------
@@ -155,6 +230,14 @@ const sortSpecs: Record<SortKey, SortSpec> = {
     nullable: false,
     accepts: (v) => (priorities as readonly unknown[]).includes(v),
   },
+  position: {
+    // The column is collate "C": keys compare by their bytes, as the key library assumes.
+    key: sql`${tasks.position}`,
+    bind: (v) => sql`${v}::text`,
+    valueOf: (row) => row.position,
+    nullable: false,
+    accepts: (v) => typeof v === 'string' && /^[0-9A-Za-z]{1,64}$/.test(v),
+  },
   title: {
     // Case-insensitive, and the same byte order on every Postgres whatever its locale.
     key: sql`lower(${tasks.title}) collate "C"`,
@@ -193,6 +276,7 @@ export async function listTasks(
   const limit = Number(query.limit)
   const where: (SQL | undefined)[] = [eq(tasks.userId, userId)]
 
+  where.push(listFilter(query.list_id))
   if (query.status === 'pending') where.push(eq(tasks.completed, false))
   if (query.status === 'completed') where.push(eq(tasks.completed, true))
   if (query.priority) where.push(eq(tasks.priority, query.priority))
@@ -212,6 +296,7 @@ export async function listTasks(
     .orderBy(descending ? sql`${spec.key} desc${nulls}` : sql`${spec.key} asc${nulls}`, descending ? desc(tasks.id) : asc(tasks.id))
     .limit(limit + 1)
 
+  if (rows.length === 0) await checkListFilter(db, userId, query.list_id)
   let kept = Math.min(rows.length, limit)
   let bytes = 0
   for (let i = 0; i < kept; i++) {
@@ -243,6 +328,17 @@ function following(spec: SortSpec, descending: boolean, p: Position): SQL {
   if (p.value === null) return sql`(${spec.key} is null and ${tasks.id} ${beyond} ${id})`
   const after = sql`(${spec.key}, ${tasks.id}) ${beyond} (${spec.bind(p.value)}, ${id})`
   return spec.nullable ? sql`(${after} or ${spec.key} is null)` : after
+}
+
+// The composite key (user_id, list_id) → lists refuses a list that is not the caller's (or was
+// deleted a moment ago): the same answer as a list id that never existed.
+async function inList<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write()
+  } catch (error) {
+    if (databaseState(error).sqlState === '23503') throw fieldError('list_id', ownListMessage)
+    throw error
+  }
 }
 
 function owned(userId: string, id: string) {

@@ -2,43 +2,27 @@
 // older /api/:user_id) on the /api base plugin, which gives each handler `userId` and `db`.
 // Handlers are short: one query, shape the answer.
 import { Elysia, t } from 'elysia'
-import type { Database } from '../db/client'
-import type { Api } from '../http/api'
+import { bodyCodes, commonCodes, notOwned, type Api, type Caller } from '../http/api'
 import { decodeCursor, encodeCursor, nextLink } from '../http/cursor'
-import { ApiError, errorResponses } from '../http/errors'
-import { ClearQuery, CreateTask, Deleted, ListQuery, Stats, Task, Toggle, UpdateTask, toTask, type ListRequest } from './model'
+import { errorResponses } from '../http/errors'
 import { urlOf } from '../http/request'
+import { ClearQuery, CreateTask, Deleted, ListQuery, MoveTask, Stats, Task, Toggle, UpdateTask, toTask, type ListRequest } from './model'
 import * as q from './queries'
 
 // The older family's :user_id rides along in params; the auth plugin has already checked it.
 const TaskParams = t.Object({ id: t.String({ description: 'Task id (UUIDv7)' }) }, { additionalProperties: true })
-// What any /api route may answer (a stray body on a GET is still read, so INVALID_JSON is common).
-const common = ['VALIDATION_ERROR', 'INVALID_JSON', 'UNAUTHORIZED', 'RATE_LIMITED', 'INTERNAL_ERROR', 'SERVICE_UNAVAILABLE'] as const
 const oneTaskCodes = ['FORBIDDEN', 'TASK_NOT_FOUND'] as const
-const bodyCodes = ['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'] as const
-const commonErrors = errorResponses(...common)
-const taskErrors = errorResponses(...common, ...oneTaskCodes)
-const taskBodyErrors = errorResponses(...common, ...oneTaskCodes, ...bodyCodes)
+const commonErrors = errorResponses(...commonCodes)
+const taskErrors = errorResponses(...commonCodes, ...oneTaskCodes)
+const taskBodyErrors = errorResponses(...commonCodes, ...oneTaskCodes, ...bodyCodes)
 // Bodies are read by the raw-body parser (src/http/body.ts); naming JSON here is what puts their
 // schemas under application/json in the OpenAPI document.
 const json = 'application/json' as const
 const oneTask = { params: TaskParams, notFound: 'TASK_NOT_FOUND' } as const
 
-interface Caller {
-  db: Database
-  userId: string
-  params: { id: string }
-  forbidden: (target: string, detail: string) => ApiError
-}
-
-/** The error for an id the caller does not own: 403 (logged) if another user has it, else 404. */
-async function missing({ db, userId, params: { id }, forbidden }: Caller) {
-  if (await q.ownedByAnother(db, userId, id)) return forbidden(`task:${id}`, 'This task belongs to another user')
-  return new ApiError('TASK_NOT_FOUND', 'Task not found')
-}
-
+/** The task for the answer, or the error for an id the caller does not own (403 or 404). */
 async function found(caller: Caller, row: Awaited<ReturnType<typeof q.getTask>>) {
-  if (!row) throw await missing(caller)
+  if (!row) throw await notOwned(caller, 'task')
   return toTask(row)
 }
 
@@ -62,7 +46,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
       },
       {
         query: ListQuery,
-        response: { 200: t.Array(Task), ...errorResponses(...common, 'INVALID_CURSOR') },
+        response: { 200: t.Array(Task), ...errorResponses(...commonCodes, 'INVALID_CURSOR') },
         detail: { summary: 'List tasks', description: 'One page of the caller\'s tasks; the next page is in the `Link` header.' },
       },
     )
@@ -73,12 +57,12 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
         set.headers['location'] = `${urlOf(request).pathname.replace(/\/$/, '')}/${task.id}`
         return status(201, task)
       },
-      { parse: json, body: CreateTask, response: { 201: Task, ...errorResponses(...common, ...bodyCodes) }, detail: { summary: 'Create a task' } },
+      { parse: json, body: CreateTask, response: { 201: Task, ...errorResponses(...commonCodes, ...bodyCodes) }, detail: { summary: 'Create a task' } },
     )
-    .delete('/tasks', async ({ userId, db }) => ({ deleted: await q.clearCompleted(db, userId) }), {
+    .delete('/tasks', async ({ userId, db, query }) => ({ deleted: await q.clearCompleted(db, userId, query.list_id) }), {
       query: ClearQuery,
       response: { 200: Deleted, ...commonErrors },
-      detail: { summary: 'Clear completed tasks' },
+      detail: { summary: 'Clear completed tasks', description: 'Within one list when `list_id` is given (`none`: tasks in no list).' },
     })
     .get('/tasks/stats', ({ userId, db }) => q.taskStats(db, userId), {
       response: { 200: Stats, ...commonErrors },
@@ -101,8 +85,24 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
     .delete(
       '/tasks/:id',
       async (c) => {
-        if (!(await q.deleteTask(c.db, c.userId, c.params.id))) throw await missing(c)
+        if (!(await q.deleteTask(c.db, c.userId, c.params.id))) throw await notOwned(c, 'task')
         return c.status(204, undefined)
       },
       { ...oneTask, response: { 204: t.Undefined(), ...taskErrors }, detail: { summary: 'Delete a task' } },
     )
+
+/** Moving tasks, only under /api/v1 (the older families serve tasks without it). */
+export const taskMoves = (api: Api) =>
+  new Elysia({ name: 'task-moves', prefix: '/api/v1', detail: { tags: ['tasks'], security: [{ bearer: [] }] } })
+    .use(api)
+    .post('/tasks/:id/move', async (c) => found(c, await q.moveTask(c.db, c.userId, c.params.id, c.body ?? {})), {
+      ...oneTask,
+      parse: json,
+      body: MoveTask,
+      response: { 200: Task, ...taskBodyErrors },
+      detail: {
+        summary: 'Move a task',
+        description:
+          'Places the task right after (`after`) or before (`before`) another task of the target list, or at its top (neither). `list_id` moves it into another list (`null`: no list). Bumps `version`; no other task is reordered.',
+      },
+    })

@@ -205,6 +205,29 @@ describeEachDriver('operations and docs', (ctx, driver) => {
       expect(Object.keys(toggle.properties ?? {})).toContain('completed')
     })
 
+    test('documents the list and move request bodies with examples, and the list_id filter', async () => {
+      const doc = await load()
+      const bodyOf = (path: string, method: string) => resolve(doc, doc.paths[path]![method].requestBody.content['application/json'].schema)
+      for (const [path, method, fields] of [
+        ['/api/v1/lists', 'post', ['name']],
+        ['/api/v1/lists/{id}', 'patch', ['name']],
+        ['/api/v1/lists/{id}/move', 'post', ['after', 'before']],
+        ['/api/v1/tasks/{id}/move', 'post', ['after', 'before', 'list_id']],
+      ] as const) {
+        const body = bodyOf(path, method)
+        for (const field of fields) expect(Object.keys(body.properties), `${method} ${path}`).toContain(field)
+        expect(body.examples?.length, `${method} ${path}`).toBeGreaterThan(0)
+        expect(body.description ?? doc.paths[path]![method].description ?? '', `${method} ${path}`).not.toBe('')
+      }
+      expect(Object.keys(bodyOf('/api/v1/tasks', 'post').properties)).toContain('list_id')
+      for (const method of ['get', 'delete']) {
+        const params = doc.paths['/api/v1/tasks']![method].parameters
+        expect(params).toContainEqual(expect.objectContaining({ name: 'list_id', in: 'query', schema: expect.objectContaining({ description: expect.stringContaining('none') }) }))
+      }
+      const sort = doc.paths['/api/v1/tasks']!.get.parameters.find((p: { name: string }) => p.name === 'sort').schema
+      expect(JSON.stringify(sort)).toContain('"-position"')
+    })
+
     test('documents the success responses', async () => {
       const doc = await load()
       const success: [string, string, string][] = [
@@ -217,14 +240,23 @@ describeEachDriver('operations and docs', (ctx, driver) => {
         ['/api/v1/tasks/{id}', 'put', '200'],
         ['/api/v1/tasks/{id}', 'delete', '204'],
         ['/api/v1/tasks/{id}/toggle', 'patch', '200'],
+        ['/api/v1/tasks/{id}/move', 'post', '200'],
+        ['/api/v1/lists', 'get', '200'],
+        ['/api/v1/lists', 'post', '201'],
+        ['/api/v1/lists/{id}', 'get', '200'],
+        ['/api/v1/lists/{id}', 'patch', '200'],
+        ['/api/v1/lists/{id}', 'delete', '204'],
+        ['/api/v1/lists/{id}/move', 'post', '200'],
       ]
       for (const [path, method, status] of success) {
         expect(Object.keys(doc.paths[path]![method].responses), `${method} ${path}`).toContain(status)
       }
       const task = resolve(doc, doc.paths['/api/v1/tasks/{id}']!.get.responses['200'].content['application/json'].schema)
       expect(Object.keys(task.properties).sort()).toEqual(
-        ['completed', 'completed_at', 'created_at', 'description', 'due_at', 'id', 'priority', 'title', 'updated_at', 'user_id', 'version'],
+        ['completed', 'completed_at', 'created_at', 'description', 'due_at', 'id', 'list_id', 'position', 'priority', 'title', 'updated_at', 'user_id', 'version'],
       )
+      const list = resolve(doc, doc.paths['/api/v1/lists/{id}']!.get.responses['200'].content['application/json'].schema)
+      expect(Object.keys(list.properties).sort()).toEqual(['created_at', 'id', 'name', 'position', 'updated_at', 'version'])
     })
 
     test('documents the error responses of every task operation', async () => {

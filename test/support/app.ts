@@ -73,20 +73,26 @@ export { newUser } from './factories'
  */
 export function describeEachDriver(name: string, suite: (ctx: () => TestApp, driver: TestDriver) => void, env: Record<string, string> = {}) {
   for (const driver of drivers) {
-    describe(`${name} [${driver.name}]`, () => {
-      let database: TestDatabase
-      let testApp: TestApp
-      beforeAll(async () => {
-        database = await driver.create()
-        testApp = await createTestApp(database, env)
-      }, HOOK_TIMEOUT_MS)
-      afterAll(async () => {
-        await testApp?.sync.close()
-        await database?.drop()
-      }, HOOK_TIMEOUT_MS)
-      suite(() => testApp, driver)
-    })
+    describe(`${name} [${driver.name}]`, () => suite(appOn(driver, env), driver))
   }
+}
+
+/**
+ * An app on a database of its own from `driver` (PGlite by default), made before the enclosing
+ * suite's (or file's) tests and dropped after them; read it with the returned function inside tests.
+ */
+export function appOn(driver: TestDriver = drivers[0]!, env: Record<string, string> = {}): () => TestApp {
+  let database: TestDatabase | undefined
+  let testApp: TestApp
+  beforeAll(async () => {
+    database = await driver.create()
+    testApp = await createTestApp(database, env)
+  }, HOOK_TIMEOUT_MS)
+  afterAll(async () => {
+    await testApp?.sync.close()
+    await database?.drop()
+  }, HOOK_TIMEOUT_MS)
+  return () => testApp
 }
 
 /** Reads a JSON body, putting the raw text in the failure message when it is not JSON. */

@@ -42,3 +42,10 @@ export async function expectProblem(res: Response, status: number, code: string)
   }
   return body
 }
+
+/** Expects a 400 VALIDATION_ERROR naming exactly `field` with `message`; returns the body. */
+export async function expectFieldError(res: Response, field: string, message: string) {
+  const body = await expectProblem(res, 400, 'VALIDATION_ERROR')
+  expect(body.errors).toEqual([{ field, message }])
+  return body
+}

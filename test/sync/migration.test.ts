@@ -1,9 +1,9 @@
-// The sync migration on a database holding the previous version's data: every existing task enters
-// its owner's feed (numbered in the order it last changed), and writes after the upgrade continue
-// the numbering.
+// The sync migration on a database holding the previous version's data: every existing task and
+// list enters its owner's feed (numbered in the order it last changed), and writes after the
+// upgrade continue the numbering.
 import { describe, expect, test } from 'bun:test'
 import { migrate, migrations } from '../../src/db/migrate'
-import { tasks } from '../../src/db/schema'
+import { lists, tasks } from '../../src/db/schema'
 import { createTestApp, json } from '../support/app'
 import { newUser } from '../support/factories'
 import { drivers } from '../support/databases'
@@ -12,7 +12,7 @@ const syncMigration = migrations.findIndex((m) => m.tag.endsWith('_sync'))
 
 for (const driver of drivers) {
   describe(`the sync migration [${driver.name}]`, () => {
-    test('existing tasks are in the first snapshot, in order of last change; later writes follow them', async () => {
+    test('existing tasks and lists are in the first snapshot, in order of last change; later writes follow them', async () => {
       const database = await driver.create({ migrated: false })
       const t = await createTestApp(database)
       try {
@@ -25,13 +25,16 @@ for (const driver of drivers) {
           { id: Bun.randomUUIDv7(), userId: alice, title: 'newer', createdAt: at(10), updatedAt: at(10), completed: true, completedAt: at(10) },
           { id: Bun.randomUUIDv7(), userId: bob, title: 'bob\'s', createdAt: at(5), updatedAt: at(5) },
         ]
+        const list = { id: Bun.randomUUIDv7(), userId: alice, name: 'Errands', position: 'a0', createdAt: at(1), updatedAt: at(20) }
+        await db.insert(lists).values(list)
         await db.insert(tasks).values(rows)
         expect(await migrate(db)).toEqual(migrations.slice(syncMigration).map((m) => m.tag))
 
         const page = await json(await t.request('/api/v1/changes', { as: alice }))
-        expect(page.changes.map((c: { op: string; id: string; data: { title: string } }) => [c.op, c.id, c.data.title])).toEqual([
-          ['upsert', rows[1]!.id, 'newer'],
-          ['upsert', rows[0]!.id, 'old, changed last'],
+        expect(page.changes.map((c: { type: string; op: string; id: string; data: { title?: string; name?: string } }) => [c.type, c.op, c.id, c.data.title ?? c.data.name])).toEqual([
+          ['task', 'upsert', rows[1]!.id, 'newer'],
+          ['list', 'upsert', list.id, 'Errands'],
+          ['task', 'upsert', rows[0]!.id, 'old, changed last'],
         ])
         const bobs = await json(await t.request('/api/v1/changes', { as: bob }))
         expect(bobs.changes.map((c: { id: string }) => c.id)).toEqual([rows[2]!.id])

@@ -27,12 +27,13 @@ function random(seed: number) {
 }
 
 type Task = { id: string; version: number } & Record<string, unknown>
-type Change = { type: 'task'; op: 'upsert' | 'delete'; id: string; data?: Task }
+type Change = { type: 'task' | 'list'; op: 'upsert' | 'delete'; id: string; data?: Task }
 
 /** A client's copy: applies changes, and fails on any that would take a task back in time. */
 class Copy {
   readonly tasks = new Map<string, Task>()
   apply(change: Change, seed: number) {
+    if (change.type !== 'task') throw new Error(`seed ${seed}: a ${change.type} change, and this test makes no lists`)
     if (change.op === 'delete') return void this.tasks.delete(change.id)
     const held = this.tasks.get(change.id)
     if (held && held.version > change.data!.version) throw new Error(`seed ${seed}: task ${change.id} went from version ${held.version} back to ${change.data!.version}`)

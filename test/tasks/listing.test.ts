@@ -1,4 +1,4 @@
-// Listing tasks: the filters, the five sorts, keyset pagination and its Link header, cursor errors,
+// Listing tasks: the filters, the six sorts, keyset pagination and its Link header, cursor errors,
 // the older path families, stats and clearing completed tasks. Expected orders are computed from the
 // task objects the API returned, so ties in created_at (millisecond precision) are handled by id.
 import { expect, test } from 'bun:test'
@@ -10,7 +10,7 @@ import { expectProblem } from '../support/problems'
 type Body = Record<string, unknown>
 
 const rank = { none: 0, low: 1, medium: 2, high: 3 } as const
-const sortKeys = ['created_at', 'updated_at', 'due_at', 'priority', 'title'] as const
+const sortKeys = ['created_at', 'updated_at', 'due_at', 'priority', 'title', 'position'] as const
 const allSorts = sortKeys.flatMap((key) => [key, `-${key}`])
 
 async function patchTask(t: TestApp, user: string, id: string, body: Body): Promise<Task> {
@@ -70,6 +70,10 @@ function compareFor(sort: string): (a: Task, b: Task) => number {
         primary = x < y ? -1 : x > y ? 1 : 0
         break
       }
+      case 'position':
+        // Keys are ASCII: comparing code units is the byte order.
+        primary = a.position < b.position ? -1 : a.position > b.position ? 1 : 0
+        break
       default:
         throw new Error(`unknown sort ${sort}`)
     }

@@ -7,12 +7,14 @@ import { createTask } from '../support/factories'
 type Task = {
   id: string
   user_id: string
+  list_id: string | null
   title: string
   description: string | null
   completed: boolean
   completed_at: string | null
   priority: 'none' | 'low' | 'medium' | 'high'
   due_at: string | null
+  position: string
   created_at: string
   updated_at: string
   version: number
@@ -21,7 +23,7 @@ type Task = {
 const instant = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
 const uuidV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 const jsonType = /^application\/json(; ?charset=utf-8)?$/i
-const taskKeys = ['completed', 'completed_at', 'created_at', 'description', 'due_at', 'id', 'priority', 'title', 'updated_at', 'user_id', 'version']
+const taskKeys = ['completed', 'completed_at', 'created_at', 'description', 'due_at', 'id', 'list_id', 'position', 'priority', 'title', 'updated_at', 'user_id', 'version']
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -404,7 +406,7 @@ describeEachDriver('task validation', (ctx) => {
       const task = await createTask(t, user, { title: 'Buy milk' })
       const after = Date.now()
       expect(Object.keys(task).sort()).toEqual(taskKeys)
-      expect(task).toMatchObject({ user_id: user, title: 'Buy milk', description: null, completed: false, completed_at: null, priority: 'none', due_at: null, version: 1 })
+      expect(task).toMatchObject({ user_id: user, list_id: null, title: 'Buy milk', description: null, completed: false, completed_at: null, priority: 'none', due_at: null, position: 'a0', version: 1 })
       expect(task.id).toMatch(uuidV7)
       expect(task.created_at).toMatch(instant)
       expect(task.updated_at).toBe(task.created_at)

@@ -1,0 +1,131 @@
+// Manual order, for tasks within a list and for a user's lists: fractional keys (the
+// `fractional-indexing` package) between neighbours, compared byte-wise (collate "C"). One
+// mechanism places an item: it reads the neighbours of the gap with one indexed lookup and takes a
+// key between them; when no key of at most 64 characters fits (a gap narrowed by many moves, or two
+// neighbours with equal keys), it re-spaces the whole collection in the same transaction, keeping
+// its order and bumping the version of every item whose key changed.
+//
+// Every move first takes the user's ordering lock (a transaction-scoped advisory lock), so two moves
+// into one gap run one after the other and both land where asked, each reading the keys the other
+// committed. A create (at the top) needs no lock: a re-spacing never lowers a collection's first
+// key, so a key taken before the first one stays on top whatever commits meanwhile (two creates at
+// once may share a key; the order stays total by id). A re-spacing takes the lock itself.
+import { and, asc, desc, gt, lt, ne, sql, type SQL } from 'drizzle-orm'
+import { generateKeyBetween, generateNKeysBetween } from 'fractional-indexing'
+import type { Database } from './client'
+import { type lists, MAX_POSITION_LENGTH, type tasks } from './schema'
+
+/** An ordered collection: the table and the condition that selects its rows (user, and list). */
+export interface Collection {
+  table: typeof tasks | typeof lists
+  userId: string
+  scope: SQL
+}
+
+/** An item of the collection, as a neighbour or an anchor: its key and its id break ties. */
+export interface Anchor {
+  id: string
+  position: string
+}
+
+export type Placement = { after: Anchor } | { before: Anchor } | { at: 'top' | 'end' }
+
+// Distinguishes our advisory locks from the migrator's (a single bigint key lives in another space).
+const ORDER_LOCK_CLASS = 0x6f72 // "or"
+
+/** Serializes every ordering write of one user until the transaction ends. */
+export async function lockOrder(tx: Database, userId: string): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(${ORDER_LOCK_CLASS}::int, hashtext(${userId}))`)
+}
+
+/** A key strictly between `lo` and `hi` (null: open end), or null when none of at most 64 characters fits. */
+export function keyBetween(lo: string | null, hi: string | null): string | null {
+  // The library swaps bounds given in the wrong order; equal or crossed neighbours need a re-spacing.
+  if (lo !== null && hi !== null && lo >= hi) return null
+  try {
+    const key = generateKeyBetween(lo, hi)
+    return key.length <= MAX_POSITION_LENGTH ? key : null
+  } catch {
+    return null // a key the library cannot read (none is ever written): re-space
+  }
+}
+
+/** Where an item goes, and which other items were re-keyed (their versions bumped) to make room. */
+export interface Place {
+  position: string
+  respaced: string[]
+}
+
+/**
+ * The key for `moving` (null: a new item) at `placement` in `collection`. Runs inside a transaction;
+ * for anything but a new item at the top, one that already holds the user's ordering lock. When it
+ * re-spaces, the other items' new keys are written here; the caller writes the moving item's.
+ */
+export async function placeIn(tx: Database, collection: Collection, moving: string | null, placement: Placement): Promise<Place> {
+  const { table, scope } = collection
+  const others = moving === null ? scope : and(scope, ne(table.id, moving))!
+  const neighbour = async (beyond: SQL | undefined, ascending: boolean) => {
+    const [row] = await tx
+      .select({ position: table.position })
+      .from(table)
+      .where(beyond ? and(others, beyond) : others)
+      .orderBy(...(ascending ? [asc(table.position), asc(table.id)] : [desc(table.position), desc(table.id)]))
+      .limit(1)
+    return row?.position ?? null
+  }
+  const pair = sql`(${table.position}, ${table.id})`
+  const at = (a: Anchor) => sql`(${a.position}::text, ${a.id}::uuid)`
+  let lo: string | null
+  let hi: string | null
+  if ('after' in placement) {
+    lo = placement.after.position
+    hi = await neighbour(gt(pair, at(placement.after)), true)
+  } else if ('before' in placement) {
+    hi = placement.before.position
+    lo = await neighbour(lt(pair, at(placement.before)), false)
+  } else if (placement.at === 'top') {
+    lo = null
+    hi = await neighbour(undefined, true)
+  } else {
+    lo = await neighbour(undefined, false)
+    hi = null
+  }
+  const position = keyBetween(lo, hi)
+  return position !== null ? { position, respaced: [] } : respace(tx, collection.userId, collection, others, placement)
+}
+
+/**
+ * Evenly spaced keys for a collection in order (`rows`, the moving item left out) with the moving
+ * item at its place: the rows whose key changes, and the moving item's key. The new keys are the
+ * short integer keys right after the first row's key, so the first key never goes down.
+ */
+export function respaced(rows: readonly Anchor[], placement: Placement): { changed: Anchor[]; position: string } {
+  const index =
+    'after' in placement ? rows.findIndex((r) => r.id === placement.after.id) + 1
+    : 'before' in placement ? rows.findIndex((r) => r.id === placement.before.id)
+    : placement.at === 'top' ? 0
+    : rows.length
+  const keys = generateNKeysBetween(rows[0]?.position ?? null, null, rows.length + 1)
+  const changed = rows.flatMap((row, i) => {
+    const key = keys[i < index ? i : i + 1]!
+    return key === row.position ? [] : [{ id: row.id, position: key }]
+  })
+  return { changed, position: keys[index]! }
+}
+
+/** Re-keys the whole collection evenly, the moving item at its place; returns the moving item's key. */
+async function respace(tx: Database, user: string, { table }: Collection, others: SQL, placement: Placement): Promise<Place> {
+  // Held already by a move (it is re-entrant); taken here for a create. The rows are read after it.
+  await lockOrder(tx, user)
+  const rows = await tx.select({ id: table.id, position: table.position }).from(table).where(others).orderBy(asc(table.position), asc(table.id))
+  const { changed, position } = respaced(rows, placement)
+  const values = changed.map((c) => sql`(${c.id}::uuid, ${c.position}::text)`)
+  // Bounded statements: two parameters per row, well under Postgres's 65,535.
+  for (let i = 0; i < values.length; i += 5000) {
+    await tx.execute(sql`
+      update ${table} set position = v.position, version = ${table.version} + 1, updated_at = now()
+      from (values ${sql.join(values.slice(i, i + 5000), sql`, `)}) as v(id, position)
+      where ${table.id} = v.id and ${others}`)
+  }
+  return { position, respaced: changed.map((c) => c.id) }
+}

@@ -1,0 +1,108 @@
+// Every query that reads or writes lists. Each takes the caller's userId and filters by it; each
+// write is one function, one statement or one transaction (placing a list takes the user's
+// ordering lock, src/db/positions.ts).
+import { and, asc, eq, sql } from 'drizzle-orm'
+import type { Database } from '../db/client'
+import { lockOrder, placeIn, type Anchor, type Collection, type Placement } from '../db/positions'
+import { lists, tasks, type ListRow } from '../db/schema'
+import { fieldError } from '../http/errors'
+import { recorded, respacedToo } from '../sync/record'
+import { ownListAnchorMessage } from './model'
+
+
+/** The anchor of a move (`after` or `before`, never both, never the moved object itself). */
+export function anchorOf(move: { after?: string; before?: string }, id: string) {
+  if (move.after !== undefined && move.before !== undefined) throw fieldError('before', 'cannot be given together with after')
+  const field = move.after !== undefined ? ('after' as const) : move.before !== undefined ? ('before' as const) : undefined
+  if (field === undefined) return undefined
+  if (move[field] === id) throw fieldError(field, 'must not be the one being moved')
+  return { field, id: move[field]! }
+}
+
+/** Where the anchor, read under the ordering lock, puts the moved object. */
+export function placementOf(anchor: { field: 'after' | 'before' } | undefined, row: Anchor | null | undefined, message: string): Placement {
+  if (!anchor) return { at: 'top' }
+  if (!row) throw fieldError(anchor.field, message)
+  return anchor.field === 'after' ? { after: row } : { before: row }
+}
+
+/** A user's lists, as an ordered collection. */
+const userLists = (userId: string): Collection => ({ table: lists, userId, scope: eq(lists.userId, userId) })
+
+function owned(userId: string, id: string) {
+  return and(eq(lists.id, id), eq(lists.userId, userId))
+}
+
+/** `exists(…)`: whether `listId` is one of the caller's lists, for use inside a larger statement. */
+export const ownsListSql = (userId: string, listId: string) => sql`exists (select 1 from ${lists} where ${owned(userId, listId)})`
+
+export async function ownsList(db: Database, userId: string, listId: string): Promise<boolean> {
+  const [row] = await db.select({ ok: ownsListSql(userId, listId).mapWith(Boolean) }).from(sql`(select 1) as one`)
+  return row!.ok
+}
+
+export function allLists(db: Database, userId: string): Promise<ListRow[]> {
+  return db.select().from(lists).where(eq(lists.userId, userId)).orderBy(asc(lists.position), asc(lists.id))
+}
+
+export async function getList(db: Database, userId: string, id: string): Promise<ListRow | undefined> {
+  const [row] = await db.select().from(lists).where(owned(userId, id))
+  return row
+}
+
+/**
+ * Creates a list at the end of the caller's lists, under the ordering lock (a re-spacing keeps the
+ * first key from going down, not the last from going up).
+ */
+export function createList(db: Database, userId: string, name: string): Promise<ListRow> {
+  return db.transaction(async (tx) => {
+    await lockOrder(tx, userId)
+    const { position, respaced } = await placeIn(tx, userLists(userId), null, { at: 'end' })
+    const insert = tx.insert(lists).values({ id: Bun.randomUUIDv7(), userId, name: name.trim(), position }).returning()
+    const [row] = await recorded(tx, userId, 'list', 'upsert', insert, respacedToo('list', respaced))
+    return row!
+  })
+}
+
+/** Renames a list; `undefined` when the caller has no such list. No name is no change. */
+export async function renameList(db: Database, userId: string, id: string, name: string | undefined): Promise<ListRow | undefined> {
+  if (name === undefined) return getList(db, userId, id)
+  const update = db
+    .update(lists)
+    .set({ name: name.trim(), version: sql`${lists.version} + 1`, updatedAt: sql`now()` })
+    .where(owned(userId, id))
+    .returning()
+  const [row] = await recorded(db, userId, 'list', 'upsert', update)
+  return row
+}
+
+/** Places a list after or before another of the caller's lists, or first; `undefined` when the caller has no such list. */
+export function moveList(db: Database, userId: string, id: string, move: { after?: string; before?: string }): Promise<ListRow | undefined> {
+  const anchor = anchorOf(move, id)
+  return db.transaction(async (tx) => {
+    await lockOrder(tx, userId)
+    // One read, after the lock: the list and its anchor, by their keys.
+    const rows = await tx
+      .select({ id: lists.id, position: lists.position })
+      .from(lists)
+      .where(and(eq(lists.userId, userId), sql`${lists.id} in (${id}::uuid, ${anchor?.id ?? id}::uuid)`))
+    if (!rows.some((r) => r.id === id)) return undefined
+    const placement = placementOf(anchor, rows.find((r) => r.id === anchor?.id), ownListAnchorMessage)
+    const { position, respaced } = await placeIn(tx, userLists(userId), id, placement)
+    const update = tx
+      .update(lists)
+      .set({ position, version: sql`${lists.version} + 1`, updatedAt: sql`now()` })
+      .where(owned(userId, id))
+      .returning()
+    const [row] = await recorded(tx, userId, 'list', 'upsert', update, respacedToo('list', respaced))
+    return row!
+  })
+}
+
+/** Deletes a list and every task in it, in one statement; false when the caller has no such list. */
+export async function deleteList(db: Database, userId: string, id: string): Promise<boolean> {
+  const rows = await recorded(db, userId, 'list', 'delete', db.delete(lists).where(owned(userId, id)).returning({ id: lists.id }), [
+    { kind: 'task', op: 'delete', write: db.delete(tasks).where(and(eq(tasks.userId, userId), eq(tasks.listId, id))).returning({ id: tasks.id }) },
+  ])
+  return rows.length > 0
+}

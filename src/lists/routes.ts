@@ -1,0 +1,74 @@
+// The 'lists' plugin: the caller's lists and their order, only under /api/v1, on the /api base
+// plugin (which gives each handler `userId` and `db`). Handlers are short: one query, shape the answer.
+import { Elysia, t } from 'elysia'
+import type { ListRow } from '../db/schema'
+import { bodyCodes, commonCodes, notOwned, type Api, type Caller } from '../http/api'
+import { errorResponses } from '../http/errors'
+import { urlOf } from '../http/request'
+import { CreateList, List, MoveList, toList, UpdateList } from './model'
+import * as q from './queries'
+
+const ListParams = t.Object({ id: t.String({ description: 'List id (UUIDv7)' }) })
+const oneListCodes = ['FORBIDDEN', 'LIST_NOT_FOUND'] as const
+const listErrors = errorResponses(...commonCodes, ...oneListCodes)
+const listBodyErrors = errorResponses(...commonCodes, ...oneListCodes, ...bodyCodes)
+const json = 'application/json' as const
+const oneList = { params: ListParams, notFound: 'LIST_NOT_FOUND' } as const
+
+/** The list for the answer, or the error for an id the caller does not own (403 or 404). */
+async function found(caller: Caller, row: ListRow | undefined) {
+  if (!row) throw await notOwned(caller, 'list')
+  return toList(row)
+}
+
+export const lists = (api: Api) =>
+  new Elysia({ name: 'lists', prefix: '/api/v1', detail: { tags: ['lists'], security: [{ bearer: [] }] } })
+    .use(api)
+    .get('/lists', async ({ userId, db }) => (await q.allLists(db, userId)).map(toList), {
+      response: { 200: t.Array(List), ...errorResponses(...commonCodes) },
+      detail: { summary: 'List lists', description: 'All the caller\'s lists, in their order.' },
+    })
+    .post(
+      '/lists',
+      async ({ body, userId, db, request, set, status }) => {
+        const created = toList(await q.createList(db, userId, body.name))
+        set.headers['location'] = `${urlOf(request).pathname.replace(/\/$/, '')}/${created.id}`
+        return status(201, created)
+      },
+      {
+        parse: json,
+        body: CreateList,
+        response: { 201: List, ...errorResponses(...commonCodes, ...bodyCodes) },
+        detail: { summary: 'Create a list', description: 'The new list comes last.' },
+      },
+    )
+    .get('/lists/:id', async (c) => found(c, await q.getList(c.db, c.userId, c.params.id)), {
+      ...oneList,
+      response: { 200: List, ...listErrors },
+      detail: { summary: 'Get a list' },
+    })
+    .patch('/lists/:id', async (c) => found(c, await q.renameList(c.db, c.userId, c.params.id, c.body.name)), {
+      ...oneList,
+      parse: json,
+      body: UpdateList,
+      response: { 200: List, ...listBodyErrors },
+      detail: { summary: 'Rename a list', description: 'The only writable field is `name`; the read-only fields of a list sent back as it came are ignored.' },
+    })
+    .post('/lists/:id/move', async (c) => found(c, await q.moveList(c.db, c.userId, c.params.id, c.body ?? {})), {
+      ...oneList,
+      parse: json,
+      body: MoveList,
+      response: { 200: List, ...listBodyErrors },
+      detail: {
+        summary: 'Move a list',
+        description: 'Places the list right after (`after`) or before (`before`) another of the caller\'s lists, or first (neither). Bumps `version`; no other list is reordered.',
+      },
+    })
+    .delete(
+      '/lists/:id',
+      async (c) => {
+        if (!(await q.deleteList(c.db, c.userId, c.params.id))) await found(c, undefined)
+        return c.status(204, undefined)
+      },
+      { ...oneList, response: { 204: t.Undefined(), ...listErrors }, detail: { summary: 'Delete a list and its tasks' } },
+    )
