@@ -1,24 +1,15 @@
 // The open event streams, as a Prometheus gauge: counted while a stream is open, not after.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { createMetrics } from '../../src/http/metrics'
-import { createTestApp, type TestApp } from '../support/app'
-import { drivers, type TestDatabase } from '../support/databases'
+import { appOn } from '../support/app'
 import { newUser } from '../support/factories'
 import { readSse } from '../support/sse'
 
 describe('metrics: open event streams [pglite]', () => {
-  let database: TestDatabase
-  let t: TestApp
-  beforeAll(async () => {
-    database = await drivers[0]!.create()
-    t = await createTestApp(database)
-  }, 60_000)
-  afterAll(async () => {
-    await t?.sync.close()
-    await database?.drop()
-  })
+  const ctx = appOn()
 
   test('taskapi_event_streams_open follows the streams', async () => {
+    const t = ctx()
     const metrics = createMetrics({ streams: () => t.sync.openStreams })
     const gauge = async () => /^taskapi_event_streams_open (\d+)$/m.exec(await metrics.registry.metrics())?.[1]
     expect(await gauge()).toBe('0')

@@ -1,30 +1,21 @@
 // The change log costs no round trip: every task write that was one statement is still one (no
 // transaction), its change numbered, logged and notified inside it; a create, which lists made one
 // transaction (it reads its list's first key), is still that one transaction.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import type { PGlite } from '@electric-sql/pglite'
-import { createTestApp, json, type TestApp } from '../support/app'
+import { appOn, json } from '../support/app'
 import { newUser } from '../support/factories'
-import { drivers, type TestDatabase } from '../support/databases'
 
 describe('task writes with the change log [pglite]', () => {
-  let database: TestDatabase
-  let t: TestApp
-  beforeAll(async () => {
-    database = await drivers[0]!.create()
-    t = await createTestApp(database)
-  }, 60_000)
-  afterAll(async () => {
-    await t?.sync.close()
-    await database?.drop()
-  })
+  const ctx = appOn()
 
   test('each costs what it did before, and each enters the feed', async () => {
+    const t = ctx()
     const user = newUser()
     const task = await json(await t.request('/api/v1/tasks', { method: 'POST', as: user, json: { title: 'warm-up' } }))
     const { cursor } = await json(await t.request('/api/v1/changes', { as: user }))
     // Count what reaches the one PGlite connection: statements outside a transaction, and transactions.
-    const client = (database.handle.db as unknown as { $client: PGlite }).$client
+    const client = (t.db.db as unknown as { $client: PGlite }).$client
     const counts = { statements: 0, transactions: 0 }
     const { query, transaction } = client
     client.query = ((...args: Parameters<PGlite['query']>) => (counts.statements++, query.apply(client, args))) as PGlite['query']
