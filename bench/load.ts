@@ -15,6 +15,7 @@ import { scratchPostgres } from '../test/support/databases'
 import { startServer } from '../test/support/server'
 
 const SECRET = 'bench-secret-bench-secret-bench-secret'
+const runId = crypto.randomUUID()
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32)
 
@@ -98,12 +99,23 @@ try {
     })().catch(() => {})
   }
   const rssIdle = rssMiB(server.proc.pid)
+  // Each user's first page's weak ETag, for the If-None-Match scenario (nothing changes them until the POSTs).
+  const pageTags = await Promise.all(users.map(async (_, u) => (await fetch(`${server.url}/api/v1/tasks?limit=50`, { headers: headers(u) })).headers.get('etag')!))
   const results = [
     await run('GET /healthz', () => fetch(`${server.url}/healthz`)),
     await run('GET /api/v1/tasks/:id', (i) => fetch(`${server.url}/api/v1/tasks/${ids[((i % users.length) * 200) + (i % 200)]}`, { headers: headers(i) })),
     await run('GET /api/v1/tasks?limit=50', (i) => fetch(`${server.url}/api/v1/tasks?limit=50`, { headers: headers(i) })),
+    await run('  same, If-None-Match → 304', (i) =>
+      fetch(`${server.url}/api/v1/tasks?limit=50`, { headers: { ...headers(i), 'if-none-match': pageTags[i % users.length]! } }),
+    ),
     await run('POST /api/v1/tasks', (i) => fetch(`${server.url}/api/v1/tasks`, { method: 'POST', headers: headers(i), body: `{"title":"bench ${i}"}` })),
+    await run('  same, Idempotency-Key (new each)', (i) =>
+      fetch(`${server.url}/api/v1/tasks`, { method: 'POST', headers: { ...headers(i), 'idempotency-key': `bench-${i}-${runId}` }, body: `{"title":"bench ${i}"}` }),
+    ),
     await run('PATCH /api/v1/tasks/:id/toggle', (i) => fetch(`${server.url}/api/v1/tasks/${ids[((i % users.length) * 200) + (i % 200)]}/toggle`, { method: 'PATCH', headers: headers(i) })),
+    await run('  same, If-Match: *', (i) =>
+      fetch(`${server.url}/api/v1/tasks/${ids[((i % users.length) * 200) + (i % 200)]}/toggle`, { method: 'PATCH', headers: { ...headers(i), 'if-match': '*' } }),
+    ),
     await run('GET /api/v1/tasks?list_id&sort=position&limit=50', (i) =>
       fetch(`${server.url}/api/v1/tasks?list_id=${listIds[i % users.length]}&sort=position&limit=50`, { headers: headers(i) }),
     ),

@@ -11,6 +11,7 @@ import { DataDirError, openDataDir, type DataDir } from './db/data-dir'
 import { nullDatabase } from './db/null'
 import { migrate, migrationStatus } from './db/migrate'
 import { isUnavailable } from './db/errors'
+import { schedulePurge } from './http/idempotency'
 import { createMetrics, serveMetrics } from './http/metrics'
 import { createLogger, type Logger } from './log'
 import { createSync } from './sync/hub'
@@ -59,13 +60,13 @@ async function serve(config: Config) {
   }
   const sync = createSync({ database, log, ...config.sync })
   // Every instance purges old tombstones now and then; batches skip rows another instance holds.
-  const purge = setInterval(() => {
+  const syncPurge = setInterval(() => {
     sync.purge().then(
       (purged) => purged > 0 && log.info('sync.purged', { tombstones: purged }),
       (error: unknown) => log.warn('sync.purge_failed', { error: (error as Error)?.name }),
     )
   }, PURGE_EVERY_MS)
-  purge.unref()
+  syncPurge.unref()
   const metrics = config.metricsPort === undefined ? undefined : createMetrics({ pool: database.poolStats, streams: () => sync.openStreams })
   const app = createApp({ config, database, verify: await createVerifier(config.jwt), log, metrics, sync })
   // Listen first: /healthz answers at once; /readyz and the API say 503 until the database is open.
@@ -87,6 +88,7 @@ async function serve(config: Config) {
     // Since the process started.
     elapsed_ms: Math.round(performance.now()),
   })
+  const purge = schedulePurge(database, log)
   if (config.jwt.developmentSecret) {
     log.warn('config.development_secret', {
       detail: `using the built-in development-only JWT secret, so listening on ${config.host} only; to serve other machines make a key with \`openssl rand -base64 48\` and set JWT_SECRET`,
@@ -99,7 +101,7 @@ async function serve(config: Config) {
     if (stopping) return
     stopping = true
     log.info('server.stopping', { signal })
-    clearInterval(purge)
+    clearInterval(syncPurge)
     // Event streams never finish by themselves: they are ended first, so the wait below is only
     // for ordinary requests (clients resume their streams elsewhere with Last-Event-ID).
     await sync.close()
@@ -108,6 +110,7 @@ async function serve(config: Config) {
     await app.server?.stop(false)
     clearTimeout(deadline)
     void metricsServer?.stop(true)
+    await purge.stop()
     await database.close()
     folder?.release()
     log.info('server.stopped', { signal })

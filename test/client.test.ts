@@ -65,6 +65,43 @@ describe('taskapi-client', () => {
     }
   })
 
+  test('safe writes: a conditional update with the ETag it read, a 412 handled by refetching, and a retried keyed create', async () => {
+    const user = newUser()
+    const api = createClient(base, { token: await t.token(user) })
+
+    const created = await api.tasks.post({ title: 'Shared list item' }, { headers: { 'idempotency-key': 'create-1' } })
+    expect(created.status).toBe(201)
+    const retried = await api.tasks.post({ title: 'Shared list item' }, { headers: { 'idempotency-key': 'create-1' } })
+    expect(retried.response.headers.get('idempotent-replayed')).toBe('true')
+    expect(retried.data).toEqual(created.data!)
+
+    const id = created.data!.id
+    const read = await api.tasks({ id }).get()
+    const etag = read.response.headers.get('etag')!
+    expect(etag).toBe('"1"')
+
+    // Another device changes the task in between.
+    expect((await api.tasks({ id }).patch({ priority: 'high' })).status).toBe(200)
+
+    const stale = await api.tasks({ id }).patch({ title: 'Renamed on the phone' }, { headers: { 'if-match': etag } })
+    expect(stale.data).toBeNull()
+    expect(stale.error?.status).toBe(412)
+    if (stale.error?.status === 412) expect(stale.error.value.error_code).toBe('PRECONDITION_FAILED')
+    const current = stale.response.headers.get('etag')!
+    expect(current).toBe('"2"')
+
+    // The client refetches, merges, and sends the update again with the current tag.
+    const fresh = await api.tasks({ id }).get()
+    expect(fresh.data?.priority).toBe('high')
+    const retry = await api.tasks({ id }).patch({ title: 'Renamed on the phone' }, { headers: { 'if-match': current } })
+    expect(retry.status).toBe(200)
+    expect(retry.data).toMatchObject({ title: 'Renamed on the phone', priority: 'high', version: 3 })
+    expect(retry.response.headers.get('etag')).toBe('"3"')
+
+    const notModified = await api.tasks({ id }).get({ headers: { 'if-none-match': '"3"' } })
+    expect(notModified.status).toBe(304)
+  })
+
   test('pages() follows the Link header to the last page', async () => {
     const user = newUser()
     const api = createClient(base, { token: await t.token(user) })

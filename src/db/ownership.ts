@@ -12,3 +12,12 @@ export async function ownedByAnother(db: Database, table: typeof tasks | typeof 
     .limit(1)
   return rows.length > 0
 }
+
+/** The version of the caller's own object under this id, if there is one (to explain a failed If-Match). */
+export async function ownVersion(db: Database, table: typeof tasks | typeof lists, userId: string, id: string): Promise<number | undefined> {
+  const [row] = await db
+    .select({ version: table.version })
+    .from(table)
+    .where(and(eq(table.id, id), eq(table.userId, userId)))
+  return row?.version
+}

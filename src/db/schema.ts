@@ -128,3 +128,28 @@ export const syncLog = pgTable(
     index('sync_log_tombstones_idx').on(t.changedAt).where(sql`${t.deleted}`),
   ],
 )
+// A kept response to a request sent with an Idempotency-Key, per user and key (src/http/idempotency.ts).
+// Written in the same transaction as the request's own writes; kept 24 hours, then purged (the
+// index on created_at serves the purge).
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    userId: text('user_id').notNull(),
+    key: text('key').notNull(),
+    /** Hash of method, path and canonical body: the same key with another request is refused. */
+    fingerprint: text('fingerprint').notNull(),
+    status: integer('status').notNull(),
+    /** The kept response headers (content type, Location, ETag) as a JSON object; text, not JSONB (Bun.SQL double-encodes JSONB). */
+    headers: text('headers').notNull(),
+    body: text('body'),
+    createdAt: instant('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.key] }),
+    check('idempotency_keys_key_length', sql`char_length(${t.key}) between 1 and 255`),
+    index('idempotency_keys_created_idx').on(t.createdAt),
+  ],
+)
+
+export type IdempotencyRecord = typeof idempotencyKeys.$inferSelect
+

@@ -8,18 +8,25 @@
 // - `transaction: true`: the handler's `db` is one transaction, committed after the handler (before
 //   the answer is sent) and rolled back on any error. Without it, `db` is the shared handle and
 //   each statement commits by itself (one round trip where one suffices).
-// Later options join the same way: a macro here, named on the route (`idempotent: true`,
-// `conditional: true`); one whose records must commit with the write (idempotency keys, change-log
-// entries) writes them through the context's `db` on a `transaction: true` route.
+// - `conditional: 'read' | 'write' | 'create'` (src/http/conditional.ts): ETags on the answer,
+//   If-None-Match → 304 on reads, If-Match parsed into `ifMatch` for the write's own WHERE.
+// - `idempotent: true` (src/http/idempotency.ts): Idempotency-Key. A keyed request's `db` is a
+//   transaction opened before validation and committed with the kept response once the answer is
+//   known; a `transaction: true` route joins it rather than opening another.
+// A record that must commit with the write (a change-log entry) is written through the context's
+// `db`, so it joins whichever transaction the request has.
+import { PgTransaction } from 'drizzle-orm/pg-core'
 import { Elysia } from 'elysia'
 import { auth, type AuthOptions } from '../auth/plugin'
 import type { Database, DatabaseHandle } from '../db/client'
-import { ownedByAnother } from '../db/ownership'
+import { ownedByAnother, ownVersion } from '../db/ownership'
 import { lists, tasks } from '../db/schema'
 import { beginTransaction, type HeldTransaction } from '../db/transaction'
 import { isId } from './formats'
 import { decodeJson } from './body'
+import { conditional, preconditionFailed } from './conditional'
 import { ApiError, type ErrorCode } from './errors'
+import { idempotent } from './idempotency'
 
 export interface ApiOptions extends AuthOptions {
   database: Pick<DatabaseHandle, 'db' | 'ensureSchema'>
@@ -44,6 +51,8 @@ const notFound = (code: NotFoundCode) => ({
 
 const transaction = {
   async beforeHandle(context: { request: Request; db: Database }) {
+    // Already the request's transaction (a keyed request's, which commits with its kept answer).
+    if (context.db instanceof PgTransaction) return
     const open = await beginTransaction(context.db)
     held.set(context.request, open)
     context.db = open.tx
@@ -70,6 +79,8 @@ export const api = ({ database, ...authOptions }: ApiOptions) =>
     .macro({
       notFound,
       transaction: (on: boolean) => (on ? transaction : {}),
+      conditional,
+      idempotent: (on: boolean) => (on ? idempotent(database) : {}),
     })
     // After validation, so a malformed request never waits for the database. A service that started
     // while its database was away migrates on the first request after it returns; until then this
@@ -86,6 +97,8 @@ export type Api = ReturnType<typeof api>
 // and what a route with a body may answer besides.
 export const commonCodes = ['VALIDATION_ERROR', 'INVALID_JSON', 'UNAUTHORIZED', 'RATE_LIMITED', 'INTERNAL_ERROR', 'SERVICE_UNAVAILABLE'] as const
 export const bodyCodes = ['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'] as const
+/** What an `idempotent: true` route may also answer. */
+export const keyCodes = ['IDEMPOTENCY_KEY_IN_USE', 'IDEMPOTENCY_KEY_REUSED'] as const
 
 /** A handler's context, as far as answering for one object named by `:id` needs it. */
 export interface Caller {
@@ -93,14 +106,21 @@ export interface Caller {
   userId: string
   params: { id: string }
   forbidden: (target: string, detail: string) => ApiError
+  /** The versions the write's If-Match allowed (`conditional: 'write'` routes); null for any. */
+  ifMatch?: readonly number[] | null
 }
 
 /**
- * The error for an id the caller's own lookup missed: 403 (logged as authz.denied) if another user
- * has it, else the kind's 404.
+ * The error for an id the caller's own lookup (or conditional write) missed: 412 with the current
+ * ETag if it is the caller's own at another version than If-Match named, 403 (logged as
+ * authz.denied) if another user has it, else the kind's 404.
  */
-export async function notOwned({ db, userId, params: { id }, forbidden }: Caller, kind: 'task' | 'list'): Promise<ApiError> {
+export async function notOwned({ db, userId, params: { id }, forbidden, ifMatch = null }: Caller, kind: 'task' | 'list'): Promise<ApiError> {
   const [table, code, name] = kind === 'task' ? ([tasks, 'TASK_NOT_FOUND', 'Task'] as const) : ([lists, 'LIST_NOT_FOUND', 'List'] as const)
+  if (ifMatch !== null) {
+    const version = await ownVersion(db, table, userId, id)
+    if (version !== undefined) return preconditionFailed(version)
+  }
   if (await ownedByAnother(db, table, userId, id)) return forbidden(`${kind}:${id}`, `This ${kind} belongs to another user`)
   return new ApiError(code, `${name} not found`)
 }

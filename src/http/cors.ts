@@ -2,7 +2,7 @@
 // answered before any route runs.
 import { Elysia } from 'elysia'
 
-const exposed = ['ETag', 'Location', 'Link', 'X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'].join(', ')
+const exposed = ['ETag', 'Location', 'Link', 'X-Request-Id', 'Retry-After', 'Idempotent-Replayed', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'].join(', ')
 const allowedRequestHeaders = ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'Last-Event-ID', 'X-Request-Id'].join(', ')
 const allowedMethods = 'GET, POST, PUT, PATCH, DELETE'
 

@@ -1,7 +1,7 @@
 // Every query that reads or writes lists. Each takes the caller's userId and filters by it; each
 // write is one function, one statement or one transaction (placing a list takes the user's
 // ordering lock, src/db/positions.ts).
-import { and, asc, eq, sql } from 'drizzle-orm'
+import { and, asc, eq, inArray, sql, TransactionRollbackError } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { lockOrder, placeIn, type Anchor, type Collection, type Placement } from '../db/positions'
 import { lists, tasks, type ListRow } from '../db/schema'
@@ -29,8 +29,9 @@ export function placementOf(anchor: { field: 'after' | 'before' } | undefined, r
 /** A user's lists, as an ordered collection. */
 const userLists = (userId: string): Collection => ({ table: lists, userId, scope: eq(lists.userId, userId) })
 
-function owned(userId: string, id: string) {
-  return and(eq(lists.id, id), eq(lists.userId, userId))
+/** The caller's list `id`; with `ifMatch`, only at one of those versions (If-Match, in the write's own WHERE). */
+function owned(userId: string, id: string, ifMatch: readonly number[] | null = null) {
+  return and(eq(lists.id, id), eq(lists.userId, userId), ifMatch === null ? undefined : inArray(lists.version, [...ifMatch]))
 }
 
 /** `exists(…)`: whether `listId` is one of the caller's lists, for use inside a larger statement. */
@@ -64,45 +65,67 @@ export function createList(db: Database, userId: string, name: string): Promise<
   })
 }
 
-/** Renames a list; `undefined` when the caller has no such list. No name is no change. */
-export async function renameList(db: Database, userId: string, id: string, name: string | undefined): Promise<ListRow | undefined> {
-  if (name === undefined) return getList(db, userId, id)
+/**
+ * Renames a list; `undefined` when the caller has no such list, or not at a version `ifMatch`
+ * names. No name is no change.
+ */
+export async function renameList(db: Database, userId: string, id: string, name: string | undefined, ifMatch: readonly number[] | null = null): Promise<ListRow | undefined> {
+  if (name === undefined) {
+    const [row] = await db.select().from(lists).where(owned(userId, id, ifMatch))
+    return row
+  }
   const update = db
     .update(lists)
     .set({ name: name.trim(), version: sql`${lists.version} + 1`, updatedAt: sql`now()` })
-    .where(owned(userId, id))
+    .where(owned(userId, id, ifMatch))
     .returning()
   const [row] = await recorded(db, userId, 'list', 'upsert', update)
   return row
 }
 
 /** Places a list after or before another of the caller's lists, or first; `undefined` when the caller has no such list. */
-export function moveList(db: Database, userId: string, id: string, move: { after?: string; before?: string }): Promise<ListRow | undefined> {
+export function moveList(db: Database, userId: string, id: string, move: { after?: string; before?: string }, ifMatch: readonly number[] | null = null): Promise<ListRow | undefined> {
   const anchor = anchorOf(move, id)
   return db.transaction(async (tx) => {
     await lockOrder(tx, userId)
     // One read, after the lock: the list and its anchor, by their keys.
     const rows = await tx
-      .select({ id: lists.id, position: lists.position })
+      .select({ id: lists.id, position: lists.position, version: lists.version })
       .from(lists)
       .where(and(eq(lists.userId, userId), sql`${lists.id} in (${id}::uuid, ${anchor?.id ?? id}::uuid)`))
-    if (!rows.some((r) => r.id === id)) return undefined
+    const self = rows.find((r) => r.id === id)
+    // A stale If-Match stops here, before any other list is re-spaced.
+    if (!self || (ifMatch !== null && !ifMatch.includes(self.version))) return undefined
     const placement = placementOf(anchor, rows.find((r) => r.id === anchor?.id), ownListAnchorMessage)
     const { position, respaced } = await placeIn(tx, userLists(userId), id, placement)
     const update = tx
       .update(lists)
       .set({ position, version: sql`${lists.version} + 1`, updatedAt: sql`now()` })
-      .where(owned(userId, id))
+      .where(owned(userId, id, ifMatch))
       .returning()
     const [row] = await recorded(tx, userId, 'list', 'upsert', update, respacedToo('list', respaced))
-    return row!
-  })
+    // Renamed meanwhile (renames take no ordering lock): undo the re-spacing too.
+    if (!row) tx.rollback()
+    return row
+  }).catch(undoneByPrecondition)
 }
 
-/** Deletes a list and every task in it, in one statement; false when the caller has no such list. */
-export async function deleteList(db: Database, userId: string, id: string): Promise<boolean> {
-  const rows = await recorded(db, userId, 'list', 'delete', db.delete(lists).where(owned(userId, id)).returning({ id: lists.id }), [
-    { kind: 'task', op: 'delete', write: db.delete(tasks).where(and(eq(tasks.userId, userId), eq(tasks.listId, id))).returning({ id: tasks.id }) },
+/** A transaction rolled back because its If-Match no longer held answers `undefined`, like a stale one. */
+export function undoneByPrecondition(error: unknown): undefined {
+  if (error instanceof TransactionRollbackError) return undefined
+  throw error
+}
+
+/**
+ * Deletes a list and, through the foreign key's cascade, every task in it, in one statement; false
+ * when the caller has no such list, or not at a version `ifMatch` names. (Not a second delete of the
+ * tasks beside it: that one would go ahead when the list's own If-Match check fails.)
+ */
+export async function deleteList(db: Database, userId: string, id: string, ifMatch: readonly number[] | null = null): Promise<boolean> {
+  const rows = await recorded(db, userId, 'list', 'delete', db.delete(lists).where(owned(userId, id, ifMatch)).returning({ id: lists.id }), [
+    // The cascade gives no ids back: the list's tasks are read in the same statement (before the
+    // cascade runs), only when the list itself was deleted, and each gets its tombstone too.
+    { kind: 'task', op: 'delete', write: (deleted) => db.select({ id: tasks.id }).from(tasks).where(and(eq(tasks.userId, userId), eq(tasks.listId, id), deleted)) },
   ])
   return rows.length > 0
 }

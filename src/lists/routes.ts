@@ -2,7 +2,7 @@
 // plugin (which gives each handler `userId` and `db`). Handlers are short: one query, shape the answer.
 import { Elysia, t } from 'elysia'
 import type { ListRow } from '../db/schema'
-import { bodyCodes, commonCodes, notOwned, type Api, type Caller } from '../http/api'
+import { bodyCodes, commonCodes, keyCodes, notOwned, type Api, type Caller } from '../http/api'
 import { errorResponses } from '../http/errors'
 import { urlOf } from '../http/request'
 import { CreateList, List, MoveList, toList, UpdateList } from './model'
@@ -11,11 +11,12 @@ import * as q from './queries'
 const ListParams = t.Object({ id: t.String({ description: 'List id (UUIDv7)' }) })
 const oneListCodes = ['FORBIDDEN', 'LIST_NOT_FOUND'] as const
 const listErrors = errorResponses(...commonCodes, ...oneListCodes)
-const listBodyErrors = errorResponses(...commonCodes, ...oneListCodes, ...bodyCodes)
+const listWriteErrors = errorResponses(...commonCodes, ...oneListCodes, 'PRECONDITION_FAILED')
+const listKeyedErrors = errorResponses(...commonCodes, ...oneListCodes, ...bodyCodes, 'PRECONDITION_FAILED', ...keyCodes)
 const json = 'application/json' as const
 const oneList = { params: ListParams, notFound: 'LIST_NOT_FOUND' } as const
 
-/** The list for the answer, or the error for an id the caller does not own (403 or 404). */
+/** The list for the answer, or the error for an id the caller's write or lookup missed (412, 403 or 404). */
 async function found(caller: Caller, row: ListRow | undefined) {
   if (!row) throw await notOwned(caller, 'list')
   return toList(row)
@@ -25,6 +26,7 @@ export const lists = (api: Api) =>
   new Elysia({ name: 'lists', prefix: '/api/v1', detail: { tags: ['lists'], security: [{ bearer: [] }] } })
     .use(api)
     .get('/lists', async ({ userId, db }) => (await q.allLists(db, userId)).map(toList), {
+      conditional: 'read',
       response: { 200: t.Array(List), ...errorResponses(...commonCodes) },
       detail: { summary: 'List lists', description: 'All the caller\'s lists, in their order.' },
     })
@@ -38,27 +40,34 @@ export const lists = (api: Api) =>
       {
         parse: json,
         body: CreateList,
-        response: { 201: List, ...errorResponses(...commonCodes, ...bodyCodes) },
+        conditional: 'create',
+        idempotent: true,
+        response: { 201: List, ...errorResponses(...commonCodes, ...bodyCodes, ...keyCodes) },
         detail: { summary: 'Create a list', description: 'The new list comes last.' },
       },
     )
     .get('/lists/:id', async (c) => found(c, await q.getList(c.db, c.userId, c.params.id)), {
       ...oneList,
+      conditional: 'read',
       response: { 200: List, ...listErrors },
       detail: { summary: 'Get a list' },
     })
-    .patch('/lists/:id', async (c) => found(c, await q.renameList(c.db, c.userId, c.params.id, c.body.name)), {
+    .patch('/lists/:id', async (c) => found(c, await q.renameList(c.db, c.userId, c.params.id, c.body.name, c.ifMatch)), {
       ...oneList,
       parse: json,
       body: UpdateList,
-      response: { 200: List, ...listBodyErrors },
+      conditional: 'write',
+      idempotent: true,
+      response: { 200: List, ...listKeyedErrors },
       detail: { summary: 'Rename a list', description: 'The only writable field is `name`; the read-only fields of a list sent back as it came are ignored.' },
     })
-    .post('/lists/:id/move', async (c) => found(c, await q.moveList(c.db, c.userId, c.params.id, c.body ?? {})), {
+    .post('/lists/:id/move', async (c) => found(c, await q.moveList(c.db, c.userId, c.params.id, c.body ?? {}, c.ifMatch)), {
       ...oneList,
       parse: json,
       body: MoveList,
-      response: { 200: List, ...listBodyErrors },
+      conditional: 'write',
+      idempotent: true,
+      response: { 200: List, ...listKeyedErrors },
       detail: {
         summary: 'Move a list',
         description: 'Places the list right after (`after`) or before (`before`) another of the caller\'s lists, or first (neither). Bumps `version`; no other list is reordered.',
@@ -67,8 +76,8 @@ export const lists = (api: Api) =>
     .delete(
       '/lists/:id',
       async (c) => {
-        if (!(await q.deleteList(c.db, c.userId, c.params.id))) await found(c, undefined)
+        if (!(await q.deleteList(c.db, c.userId, c.params.id, c.ifMatch))) await found(c, undefined)
         return c.status(204, undefined)
       },
-      { ...oneList, response: { 204: t.Undefined(), ...listErrors }, detail: { summary: 'Delete a list and its tasks' } },
+      { ...oneList, conditional: 'write', response: { 204: t.Undefined(), ...listWriteErrors }, detail: { summary: 'Delete a list and its tasks' } },
     )

@@ -27,8 +27,13 @@ export const SYNC_CHANNEL = 'taskapi_sync'
 export type SyncKind = (typeof syncKinds)[number]
 type Op = 'upsert' | 'delete'
 
-/** More changes recorded by the same statement: another write's rows, or objects already written. */
-export type AlsoChanged = { kind: SyncKind; op: Op } & ({ write: TypedQueryBuilder<any, { id: string }[]> } | { ids: readonly string[] })
+type Ids = TypedQueryBuilder<any, { id: string }[]>
+
+/**
+ * More changes recorded by the same statement: another write's (or a read's) rows, given the
+ * condition "the main write changed something" when it depends on it, or objects already written.
+ */
+export type AlsoChanged = { kind: SyncKind; op: Op } & ({ write: Ids | ((mainWrote: SQL) => Ids) } | { ids: readonly string[] })
 
 /**
  * Runs `write` (an INSERT, UPDATE or DELETE with a RETURNING that includes the object's `id`) and
@@ -45,7 +50,11 @@ export async function recorded<Row extends { id: string }>(
   also: readonly AlsoChanged[] = [],
 ): Promise<Row[]> {
   const w = db.$with('w').as(write)
-  const extra = also.map((a, i) => ({ ...a, cte: 'write' in a ? db.$with(`w${i + 1}`).as(a.write) : undefined }))
+  const mainWrote = sql`exists (select 1 from ${w})`
+  const extra = also.map((a, i) => ({
+    ...a,
+    cte: 'write' in a ? db.$with(`w${i + 1}`).as(typeof a.write === 'function' ? a.write(mainWrote) : a.write) : undefined,
+  }))
   // Kinds and ops are the code's own constants: written as literals, so every branch of the union
   // has the same column types.
   const changed = (source: SQL, k: SyncKind, o: Op) => sql`select id, ${sql.raw(`'${k}'`)} as kind, ${sql.raw(String(o === 'delete'))} as deleted from ${source}`

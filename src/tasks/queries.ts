@@ -1,7 +1,7 @@
 // Every query that reads or writes tasks. Each takes the caller's userId and filters by it, and each
 // endpoint's work is one round trip (UPDATE … RETURNING, never read-then-write), or one transaction
 // when it places a task in a list's order (src/db/positions.ts). Each write is one function here.
-import { and, asc, desc, eq, gte, ilike, isNull, lt, or, sql, type SQL } from 'drizzle-orm'
+import { and, asc, desc, eq, gte, ilike, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm'
 import { alias, type PgUpdateSetSource } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
 import { databaseState } from '../db/errors'
@@ -9,11 +9,13 @@ import { lockOrder, placeIn, type Collection } from '../db/positions'
 import { priorities, tasks, type TaskRow } from '../db/schema'
 import { fieldError } from '../http/errors'
 import { isId, isStorableInstant } from '../http/formats'
-import { anchorOf, ownsList, ownsListSql, placementOf } from '../lists/queries'
+import { anchorOf, ownsList, ownsListSql, placementOf, undoneByPrecondition } from '../lists/queries'
 import { recorded, respacedToo } from '../sync/record'
 import { listFilterMessage, ownListMessage, ownTaskMessage, type CreateTask, type ListRequest, type MoveTask, type SortKey, type UpdateTask } from './model'
 
 type Changes = PgUpdateSetSource<typeof tasks>
+/** The versions a write may apply to (from If-Match), or `null` for any. */
+export type IfMatch = readonly number[] | null
 
 /** The tasks of one list (null: the inbox) of one user, as an ordered collection. */
 export const taskList = (userId: string, listId: string | null): Collection => ({
@@ -57,11 +59,12 @@ export async function getTask(db: Database, userId: string, id: string): Promise
 }
 
 /**
- * Applies a partial update; `undefined` when the caller has no such task. A `list_id` other than
- * the task's own moves it to the top of that list (the same one leaves it where it is, so a client
- * may send a task back as it got it).
+ * Applies a partial update; `undefined` when the caller has no such task, or its version is not one
+ * `ifMatch` names. A `list_id` other than the task's own moves it to the top of that list (the same
+ * one leaves it where it is, so a client may send a task back as it got it). Every write here checks
+ * `ifMatch` in its own WHERE, so of two writers naming the same version, exactly one succeeds.
  */
-export async function updateTask(db: Database, userId: string, id: string, patch: UpdateTask): Promise<TaskRow | undefined> {
+export async function updateTask(db: Database, userId: string, id: string, patch: UpdateTask, ifMatch: IfMatch = null): Promise<TaskRow | undefined> {
   const changes: Changes = {}
   if (patch.title !== undefined) changes.title = patch.title.trim()
   if (patch.description !== undefined) changes.description = patch.description
@@ -76,7 +79,8 @@ export async function updateTask(db: Database, userId: string, id: string, patch
     return inList(() =>
       db.transaction(async (tx) => {
         await lockOrder(tx, userId)
-        const [current] = await tx.select({ listId: tasks.listId }).from(tasks).where(owned(userId, id))
+        // A stale If-Match stops here, before any other task is re-spaced.
+        const [current] = await tx.select({ listId: tasks.listId }).from(tasks).where(owned(userId, id, ifMatch))
         if (!current) return undefined
         let respaced: string[] = []
         if (current.listId !== listId) {
@@ -84,13 +88,21 @@ export async function updateTask(db: Database, userId: string, id: string, patch
           Object.assign(changes, { listId, position: place.position })
           respaced = place.respaced
         }
-        return Object.keys(changes).length === 0 ? getTask(tx, userId, id) : write(tx, userId, id, changes, respaced)
-      }),
+        const row = Object.keys(changes).length === 0 ? await unchanged(tx, userId, id, ifMatch) : await write(tx, userId, id, changes, ifMatch, respaced)
+        // Changed meanwhile (only moves take the ordering lock): undo the re-spacing too.
+        if (!row) tx.rollback()
+        return row
+      }).catch(undoneByPrecondition),
     )
   }
-  // Nothing to change is not a change: the task comes back as it is, its version untouched.
-  if (Object.keys(changes).length === 0) return getTask(db, userId, id)
-  return write(db, userId, id, changes)
+  if (Object.keys(changes).length === 0) return unchanged(db, userId, id, ifMatch)
+  return write(db, userId, id, changes, ifMatch)
+}
+
+/** Nothing to change is not a change: the task comes back as it is, its version untouched. */
+async function unchanged(db: Database, userId: string, id: string, ifMatch: IfMatch) {
+  const [row] = await db.select().from(tasks).where(owned(userId, id, ifMatch))
+  return row
 }
 
 /**
@@ -98,7 +110,7 @@ export async function updateTask(db: Database, userId: string, id: string, patch
  * it to another list. `undefined` when the caller has no such task. Never changes another task,
  * unless the list must be re-spaced to keep keys short (their versions bump).
  */
-export async function moveTask(db: Database, userId: string, id: string, move: MoveTask): Promise<TaskRow | undefined> {
+export async function moveTask(db: Database, userId: string, id: string, move: MoveTask, ifMatch: IfMatch = null): Promise<TaskRow | undefined> {
   const anchor = anchorOf(move, id)
   return inList(() =>
     db.transaction(async (tx) => {
@@ -113,40 +125,49 @@ export async function moveTask(db: Database, userId: string, id: string, move: M
         })
         .from(tasks)
         .leftJoin(other, anchor ? and(eq(other.id, anchor.id), eq(other.userId, userId)) : sql`false`)
-        .where(owned(userId, id))
+        // A stale If-Match stops here, before any other task is re-spaced.
+        .where(owned(userId, id, ifMatch))
       if (!state) return undefined
       if (!state.listOk) throw fieldError('list_id', ownListMessage)
       const target = move.list_id !== undefined ? move.list_id : state.listId
       if (anchor && state.anchor && state.anchor.listId !== target) throw fieldError(anchor.field, 'must be a task in the list the task is moved to')
       const { position, respaced } = await placeIn(tx, taskList(userId, target), id, placementOf(anchor, state.anchor, ownTaskMessage))
-      return write(tx, userId, id, { listId: target, position }, respaced)
-    }),
+      const row = await write(tx, userId, id, { listId: target, position }, ifMatch, respaced)
+      // Changed meanwhile (only moves take the ordering lock): undo the re-spacing too.
+      if (!row) tx.rollback()
+      return row
+    }).catch(undoneByPrecondition),
   )
 }
 
 /** Flips `completed`, or sets it when `completed` is given. */
-export function toggleTask(db: Database, userId: string, id: string, completed?: boolean): Promise<TaskRow | undefined> {
-  if (completed !== undefined) return write(db, userId, id, { completed, completedAt: completed ? sql`coalesce(${tasks.completedAt}, now())` : null })
+export function toggleTask(db: Database, userId: string, id: string, completed?: boolean, ifMatch: IfMatch = null): Promise<TaskRow | undefined> {
+  if (completed !== undefined) {
+    return write(db, userId, id, { completed, completedAt: completed ? sql`coalesce(${tasks.completedAt}, now())` : null }, ifMatch)
+  }
   // In SET, column references read the row as it was before this update.
-  return write(db, userId, id, {
-    completed: sql`not ${tasks.completed}`,
-    completedAt: sql`case when ${tasks.completed} then null else now() end`,
-  })
+  return write(
+    db,
+    userId,
+    id,
+    { completed: sql`not ${tasks.completed}`, completedAt: sql`case when ${tasks.completed} then null else now() end` },
+    ifMatch,
+  )
 }
 
 /** Updates one task, recording its change (and those of the tasks a re-spacing re-keyed before it). */
-async function write(db: Database, userId: string, id: string, changes: Changes, respaced: readonly string[] = []) {
+async function write(db: Database, userId: string, id: string, changes: Changes, ifMatch: IfMatch = null, respaced: readonly string[] = []) {
   const update = db
     .update(tasks)
     .set({ ...changes, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` })
-    .where(owned(userId, id))
+    .where(owned(userId, id, ifMatch))
     .returning()
   const [row] = await recorded(db, userId, 'task', 'upsert', update, respacedToo('task', respaced))
   return row
 }
 
-export async function deleteTask(db: Database, userId: string, id: string): Promise<boolean> {
-  const rows = await recorded(db, userId, 'task', 'delete', db.delete(tasks).where(owned(userId, id)).returning({ id: tasks.id }))
+export async function deleteTask(db: Database, userId: string, id: string, ifMatch: IfMatch = null): Promise<boolean> {
+  const rows = await recorded(db, userId, 'task', 'delete', db.delete(tasks).where(owned(userId, id, ifMatch)).returning({ id: tasks.id }))
   return rows.length > 0
 }
 
@@ -341,8 +362,8 @@ async function inList<T>(write: () => Promise<T>): Promise<T> {
   }
 }
 
-function owned(userId: string, id: string) {
-  return and(eq(tasks.id, id), eq(tasks.userId, userId))
+function owned(userId: string, id: string, ifMatch: IfMatch = null) {
+  return and(eq(tasks.id, id), eq(tasks.userId, userId), ifMatch === null ? undefined : inArray(tasks.version, [...ifMatch]))
 }
 
 function toDate(value: string | null | undefined): Date | null {

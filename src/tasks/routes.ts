@@ -2,7 +2,7 @@
 // older /api/:user_id) on the /api base plugin, which gives each handler `userId` and `db`.
 // Handlers are short: one query, shape the answer.
 import { Elysia, t } from 'elysia'
-import { bodyCodes, commonCodes, notOwned, type Api, type Caller } from '../http/api'
+import { bodyCodes, commonCodes, keyCodes, notOwned, type Api, type Caller } from '../http/api'
 import { decodeCursor, encodeCursor, nextLink } from '../http/cursor'
 import { errorResponses } from '../http/errors'
 import { urlOf } from '../http/request'
@@ -14,22 +14,24 @@ const TaskParams = t.Object({ id: t.String({ description: 'Task id (UUIDv7)' }) 
 const oneTaskCodes = ['FORBIDDEN', 'TASK_NOT_FOUND'] as const
 const commonErrors = errorResponses(...commonCodes)
 const taskErrors = errorResponses(...commonCodes, ...oneTaskCodes)
-const taskBodyErrors = errorResponses(...commonCodes, ...oneTaskCodes, ...bodyCodes)
+const taskWriteErrors = errorResponses(...commonCodes, ...oneTaskCodes, 'PRECONDITION_FAILED')
+const taskBodyErrors = errorResponses(...commonCodes, ...oneTaskCodes, ...bodyCodes, 'PRECONDITION_FAILED')
+const taskKeyedErrors = errorResponses(...commonCodes, ...oneTaskCodes, ...bodyCodes, 'PRECONDITION_FAILED', ...keyCodes)
 // Bodies are read by the raw-body parser (src/http/body.ts); naming JSON here is what puts their
 // schemas under application/json in the OpenAPI document.
 const json = 'application/json' as const
 const oneTask = { params: TaskParams, notFound: 'TASK_NOT_FOUND' } as const
 
-/** The task for the answer, or the error for an id the caller does not own (403 or 404). */
+/** The task for the answer, or the error for an id the caller's write or lookup missed (412, 403 or 404). */
 async function found(caller: Caller, row: Awaited<ReturnType<typeof q.getTask>>) {
   if (!row) throw await notOwned(caller, 'task')
   return toTask(row)
 }
 
 const update = {
-  handler: async (c: Caller & { body: UpdateTask }) => found(c, await q.updateTask(c.db, c.userId, c.params.id, c.body)),
-  options: { ...oneTask, parse: json, body: UpdateTask, response: { 200: Task, ...taskBodyErrors } },
-}
+  handler: async (c: Caller & { body: UpdateTask }) => found(c, await q.updateTask(c.db, c.userId, c.params.id, c.body, c.ifMatch)),
+  options: { ...oneTask, parse: json, body: UpdateTask, conditional: 'write', response: { 200: Task, ...taskBodyErrors } },
+} as const
 
 export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>(api: Api, prefix: Prefix) =>
   new Elysia({ name: 'tasks', seed: prefix, prefix, detail: { tags: ['tasks'], security: [{ bearer: [] }] } })
@@ -46,6 +48,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
       },
       {
         query: ListQuery,
+        conditional: 'read',
         response: { 200: t.Array(Task), ...errorResponses(...commonCodes, 'INVALID_CURSOR') },
         detail: { summary: 'List tasks', description: 'One page of the caller\'s tasks; the next page is in the `Link` header.' },
       },
@@ -57,7 +60,14 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
         set.headers['location'] = `${urlOf(request).pathname.replace(/\/$/, '')}/${task.id}`
         return status(201, task)
       },
-      { parse: json, body: CreateTask, response: { 201: Task, ...errorResponses(...commonCodes, ...bodyCodes) }, detail: { summary: 'Create a task' } },
+      {
+        parse: json,
+        body: CreateTask,
+        conditional: 'create',
+        idempotent: true,
+        response: { 201: Task, ...errorResponses(...commonCodes, ...bodyCodes, ...keyCodes) },
+        detail: { summary: 'Create a task' },
+      },
     )
     .delete('/tasks', async ({ userId, db, query }) => ({ deleted: await q.clearCompleted(db, userId, query.list_id) }), {
       query: ClearQuery,
@@ -65,41 +75,52 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
       detail: { summary: 'Clear completed tasks', description: 'Within one list when `list_id` is given (`none`: tasks in no list).' },
     })
     .get('/tasks/stats', ({ userId, db }) => q.taskStats(db, userId), {
+      conditional: 'read',
       response: { 200: Stats, ...commonErrors },
       detail: { summary: 'Count the caller\'s tasks' },
     })
     .get('/tasks/:id', async (c) => found(c, await q.getTask(c.db, c.userId, c.params.id)), {
       ...oneTask,
+      conditional: 'read',
       response: { 200: Task, ...taskErrors },
       detail: { summary: 'Get a task' },
     })
-    .patch('/tasks/:id', update.handler, { ...update.options, detail: { summary: 'Update a task' } })
+    .patch('/tasks/:id', update.handler, {
+      ...update.options,
+      idempotent: true,
+      response: { 200: Task, ...taskKeyedErrors },
+      detail: { summary: 'Update a task' },
+    })
     .put('/tasks/:id', update.handler, { ...update.options, detail: { summary: 'Update a task (as PATCH, for older clients)' } })
-    .patch('/tasks/:id/toggle', async (c) => found(c, await q.toggleTask(c.db, c.userId, c.params.id, c.body?.completed)), {
+    .patch('/tasks/:id/toggle', async (c) => found(c, await q.toggleTask(c.db, c.userId, c.params.id, c.body?.completed, c.ifMatch)), {
       ...oneTask,
       parse: json,
       body: Toggle,
-      response: { 200: Task, ...taskBodyErrors },
+      conditional: 'write',
+      idempotent: true,
+      response: { 200: Task, ...taskKeyedErrors },
       detail: { summary: 'Toggle completion', description: 'Flips `completed`; a body `{"completed": bool}` sets it instead.' },
     })
     .delete(
       '/tasks/:id',
       async (c) => {
-        if (!(await q.deleteTask(c.db, c.userId, c.params.id))) throw await notOwned(c, 'task')
+        if (!(await q.deleteTask(c.db, c.userId, c.params.id, c.ifMatch))) throw await notOwned(c, 'task')
         return c.status(204, undefined)
       },
-      { ...oneTask, response: { 204: t.Undefined(), ...taskErrors }, detail: { summary: 'Delete a task' } },
+      { ...oneTask, conditional: 'write', response: { 204: t.Undefined(), ...taskWriteErrors }, detail: { summary: 'Delete a task' } },
     )
 
 /** Moving tasks, only under /api/v1 (the older families serve tasks without it). */
 export const taskMoves = (api: Api) =>
   new Elysia({ name: 'task-moves', prefix: '/api/v1', detail: { tags: ['tasks'], security: [{ bearer: [] }] } })
     .use(api)
-    .post('/tasks/:id/move', async (c) => found(c, await q.moveTask(c.db, c.userId, c.params.id, c.body ?? {})), {
+    .post('/tasks/:id/move', async (c) => found(c, await q.moveTask(c.db, c.userId, c.params.id, c.body ?? {}, c.ifMatch)), {
       ...oneTask,
       parse: json,
       body: MoveTask,
-      response: { 200: Task, ...taskBodyErrors },
+      conditional: 'write',
+      idempotent: true,
+      response: { 200: Task, ...taskKeyedErrors },
       detail: {
         summary: 'Move a task',
         description:

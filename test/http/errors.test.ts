@@ -367,7 +367,7 @@ describeEachDriver('errors', (ctx) => {
       ] as const) {
         expect(res.headers.get('access-control-allow-origin'), name).toBe(origin)
         const exposed = listOf(res.headers.get('access-control-expose-headers'))
-        for (const h of ['etag', 'location', 'link', 'x-request-id', 'retry-after']) expect(exposed, name).toContain(h)
+        for (const h of ['etag', 'location', 'link', 'x-request-id', 'retry-after', 'idempotent-replayed']) expect(exposed, name).toContain(h)
         expect(listOf(res.headers.get('vary')), name).toContain('origin')
         expect(res.headers.get('access-control-allow-credentials'), name).toBeNull()
       }
