@@ -71,6 +71,21 @@ describeEachDriver('lists in the change feed', (ctx) => {
     expect(after.copy).toEqual(await serverState(t, user))
   })
 
+  test('a list delete refused by If-Match records nothing; one that goes records its tasks\' tombstones', async () => {
+    const t = ctx()
+    const user = newUser()
+    const list = await createList(t, user, 'Chores')
+    const [dishes, laundry] = [await createTask(t, user, { title: 'dishes', list_id: list.id }), await createTask(t, user, { title: 'laundry', list_id: list.id })]
+    const { cursor } = await since(t, user)
+    const stale = await t.request(`/api/v1/lists/${list.id}`, { method: 'DELETE', as: user, headers: { 'if-match': '"7"' } })
+    expect(stale.status, await stale.clone().text()).toBe(412)
+    expect((await since(t, user, cursor)).changes).toEqual([])
+    const gone = await t.request(`/api/v1/lists/${list.id}`, { method: 'DELETE', as: user, headers: { 'if-match': `"${list.version}"` } })
+    expect(gone.status, await gone.clone().text()).toBe(204)
+    const page = await since(t, user, cursor)
+    expect(page.changes.map((c) => `${c.op} ${c.type} ${c.id}`).sort()).toEqual([`delete list ${list.id}`, `delete task ${dishes.id}`, `delete task ${laundry.id}`].sort())
+  })
+
   test('a re-spacing\'s re-keyed tasks enter the feed with their new keys and versions', async () => {
     const t = ctx()
     const user = newUser()
