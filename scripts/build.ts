@@ -5,23 +5,25 @@
 import { PGlite } from '@electric-sql/pglite'
 import { drizzle } from 'drizzle-orm/pglite'
 import { mkdirSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { TEMPLATE_NAME } from '../src/db/client'
-import { migrate } from '../src/db/migrate'
+import { migrate, migrations, type Migration } from '../src/db/migrate'
 
 const root = join(import.meta.dir, '..')
 const dist = join(root, 'dist')
 export const FLAGS = ['--compile', '--minify', '--bytecode', '--format=esm']
 
-/** Writes the template data folder (a gzipped tarball) and returns its path. */
-export async function buildTemplate(): Promise<string> {
-  mkdirSync(dist, { recursive: true })
+/**
+ * Writes the template data folder (a gzipped tarball) and returns its path. `list` and `path` are
+ * for tests (a template from an older build: fewer migrations).
+ */
+export async function buildTemplate(list: readonly Migration[] = migrations, path = join(dist, `${TEMPLATE_NAME}.tar.gz`)): Promise<string> {
+  mkdirSync(dirname(path), { recursive: true })
   const pg = await PGlite.create()
   try {
-    await migrate(drizzle({ client: pg }))
+    await migrate(drizzle({ client: pg }), list)
     // A checkpoint first, so the tarball holds the migrated tables rather than a WAL to replay.
     await pg.exec('checkpoint')
-    const path = join(dist, `${TEMPLATE_NAME}.tar.gz`)
     await Bun.write(path, await pg.dumpDataDir('gzip'))
     return path
   } finally {

@@ -1,20 +1,18 @@
 #!/usr/bin/env bun
 // The command line: serve (the default), migrate, token, healthcheck, openapi. The same file is the
-// entry point of `bun src/index.ts` and of the compiled binary (dist/taskapi).
-import { SignJWT } from 'jose'
+// entry point of `bun src/index.ts` and of the compiled binary (dist/taskapi). It imports only what
+// every command needs; the app, the database drivers and the rest load when a command asks, so
+// `serve` listens before they are evaluated (README, "The embedded database", "Listen first").
+import type { Server } from 'bun'
 import { parseArgs } from 'node:util'
-import { createApp } from './app'
-import { createVerifier, type Verifier } from './auth/verify'
+import type { App } from './app'
+import type { Verifier } from './auth/verify'
 import { ConfigError, describeVariables, loadConfig, type Config } from './config'
-import { connectDatabase, DatabaseOpenError, forMigrations, openDatabase, type DatabaseHandle } from './db/client'
+import type { DatabaseHandle } from './db/client'
 import { DataDirError, openDataDir, type DataDir } from './db/data-dir'
-import { nullDatabase } from './db/null'
-import { migrate, migrationStatus } from './db/migrate'
-import { isUnavailable } from './db/errors'
-import { schedulePurge } from './http/idempotency'
-import { createMetrics, serveMetrics } from './http/metrics'
+import { newRequestId } from './http/request'
 import { createLogger, type Logger } from './log'
-import { createSync } from './sync/hub'
+import type { Sync } from './sync/hub'
 import pkg from '../package.json'
 
 // Stamped by `bun run build` (scripts/build.ts); absent when run from source.
@@ -36,64 +34,94 @@ Environment (also read from .env in the working folder):
 ${describeVariables()}`
 
 /**
- * Opens the configured database. The embedded one's folder is created private, checked and locked
- * first (one process per folder), and kept private: PGlite writes its files world-readable.
+ * The embedded database's folder, created private, checked and locked (one process per folder)
+ * before anything opens it, and kept private: PGlite writes its files world-readable.
  */
-function open(config: Config, log: Logger): { database: DatabaseHandle; folder: DataDir | null } {
+function lockDataDir(config: Config, log: Logger): DataDir | null {
   const { database: db } = config
+  if (db.driver !== 'pglite' || db.dataDir === null) return null
   // A Fly Machine's own disk is replaced on every deploy: there, the data must be on a volume.
   const volume = config.onFly ? 'on Fly.io a Machine’s own disk is lost on every deploy' : ''
-  const folder = db.driver === 'pglite' && db.dataDir !== null ? openDataDir(db.dataDir, { volume }) : null
-  if (folder) {
-    const tightened = folder.tighten()
-    if (tightened > 0) log.warn('data_dir.tightened', { path: folder.path, files: tightened, detail: 'removed group and other permissions' })
-  }
-  const database = connectDatabase(db, (error) => log.warn('database.connection_lost', { error: error.name }))
-  return { database, folder }
+  const folder = openDataDir(db.dataDir, { volume })
+  const tightened = folder.tighten()
+  if (tightened > 0) log.warn('data_dir.tightened', { path: folder.path, files: tightened, detail: 'removed group and other permissions' })
+  return folder
 }
+
+async function connect(config: Config, log: Logger): Promise<DatabaseHandle> {
+  const { connectDatabase } = await import('./db/client')
+  return connectDatabase(config.database, (error) => log.warn('database.connection_lost', { error: error.name }))
+}
+
+/** One turn of the event loop, so requests that arrived meanwhile are answered. */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 async function serve(config: Config) {
   const log = createLogger(config.logLevel)
-  const { database, folder } = open(config, log)
-  if (config.production && config.corsOrigins.length === 0) {
-    log.warn('config.cors_closed', { detail: 'CORS_ORIGINS is empty: no browser app on another origin can call this service; set it to your app\'s origin' })
-  }
-  const sync = createSync({ database, log, ...config.sync })
-  // Every instance purges old tombstones now and then; batches skip rows another instance holds.
-  const syncPurge = setInterval(() => {
-    sync.purge().then(
-      (purged) => purged > 0 && log.info('sync.purged', { tombstones: purged }),
-      (error: unknown) => log.warn('sync.purge_failed', { error: (error as Error)?.name }),
-    )
-  }, PURGE_EVERY_MS)
-  syncPurge.unref()
-  const metrics = config.metricsPort === undefined ? undefined : createMetrics({ pool: database.poolStats, streams: () => sync.openStreams })
-  const app = createApp({ config, database, verify: await createVerifier(config.jwt), log, metrics, sync })
-  // Listen first: /healthz answers at once; /readyz and the API say 503 until the database is open.
+  const folder = lockDataDir(config, log)
+  // Listen first, before the app and the database drivers are even evaluated: /healthz answers
+  // within milliseconds of launch, and every other request waits the few tens of milliseconds
+  // until the app is built, which answers it (503 with Retry-After until the database is open).
   // No reusePort: a second process on the same port must fail, not share the port's connections.
+  // (A start that fails after this ends the process; requests still waiting see their connection close.)
+  const app = Promise.withResolvers<App>()
+  let server: Server<unknown>
   try {
-    app.listen({ port: config.port, hostname: config.host, reusePort: false })
+    server = Bun.serve({
+      port: config.port,
+      hostname: config.host,
+      reusePort: false,
+      fetch: (request) => (isHealthz(request) ? healthy(request) : app.promise.then((a) => a.fetch(request))),
+    })
   } catch (error) {
     throw listenError(error, config)
   }
-  const metricsServer = metrics && serveMetrics(metrics, { port: config.metricsPort!, hostname: config.host })
+  const listenedMs = Math.round(performance.now())
+
+  // The rest in steps of a few milliseconds each, a turn of the event loop between them.
+  await turn()
+  const database = await connect(config, log)
+  await turn()
+  const { createMetrics, serveMetrics } = config.metricsPort === undefined ? {} : await import('./http/metrics')
+  let sync: Sync | undefined
+  const metrics = createMetrics?.({ pool: database.poolStats, streams: () => sync?.openStreams ?? 0 })
+  const metricsServer = metrics && serveMetrics!(metrics, { port: config.metricsPort!, hostname: config.host })
   log.info('server.started', {
-    url: app.server?.url.href,
+    url: server.url.href,
     metrics_url: metricsServer ? new URL('/metrics', metricsServer.url).href : undefined,
     driver: database.driver,
     data_dir: folder?.path ?? (database.driver === 'pglite' ? 'memory' : undefined),
     rate_limits: config.redis ? 'redis' : 'memory',
     version: pkg.version,
     commit,
-    // Since the process started.
-    elapsed_ms: Math.round(performance.now()),
+    // From the process's start to listening.
+    elapsed_ms: listenedMs,
   })
+  const { schedulePurge } = await import('./http/idempotency')
   const purge = schedulePurge(database, log)
   if (config.jwt.developmentSecret) {
     log.warn('config.development_secret', {
       detail: `using the built-in development-only JWT secret, so listening on ${config.host} only; to serve other machines make a key with \`openssl rand -base64 48\` and set JWT_SECRET`,
     })
   }
+  if (config.production && config.corsOrigins.length === 0) {
+    log.warn('config.cors_closed', { detail: 'CORS_ORIGINS is empty: no browser app on another origin can call this service; set it to your app\'s origin' })
+  }
+  const [{ createApp }, { createVerifier }, { createSync }] = await Promise.all([import('./app'), import('./auth/verify'), import('./sync/hub')])
+  await turn()
+  sync = createSync({ database, log, ...config.sync })
+  // Every instance purges old tombstones now and then; batches skip rows another instance holds.
+  const syncPurge = setInterval(() => {
+    sync!.purge().then(
+      (purged) => purged > 0 && log.info('sync.purged', { tombstones: purged }),
+      (error: unknown) => log.warn('sync.purge_failed', { error: (error as Error)?.name }),
+    )
+  }, PURGE_EVERY_MS)
+  syncPurge.unref()
+  const built = createApp({ config, database, verify: await createVerifier(config.jwt), log, metrics, sync })
+  await turn()
+  adopt(built, server)
+  app.resolve(built)
 
   // Stopping while the database opens waits for it to open, then closes it cleanly.
   let stopping = false
@@ -104,10 +132,10 @@ async function serve(config: Config) {
     clearInterval(syncPurge)
     // Event streams never finish by themselves: they are ended first, so the wait below is only
     // for ordinary requests (clients resume their streams elsewhere with Last-Event-ID).
-    await sync.close()
+    await sync?.close()
     // Requests in flight get until the deadline to finish; then their connections are closed.
-    const deadline = setTimeout(() => void app.server?.stop(true), SHUTDOWN_GRACE_MS)
-    await app.server?.stop(false)
+    const deadline = setTimeout(() => void server.stop(true), SHUTDOWN_GRACE_MS)
+    await server.stop(false)
     clearTimeout(deadline)
     void metricsServer?.stop(true)
     await purge.stop()
@@ -126,12 +154,42 @@ async function serve(config: Config) {
   try {
     const applied = await database.ensureSchema()
     if (applied.length > 0) log.info('migrations.applied', { migrations: applied.join(',') })
+    // What opening used (PGlite's WebAssembly bytes, its file bundle, the template) is garbage
+    // now: collected at once, not whenever the heap next grows (~10 MiB of RSS on a reopen).
+    Bun.gc(true)
     log.info('database.ready', { driver: database.driver, elapsed_ms: Math.round(performance.now()) })
   } catch (error) {
     // Serve anyway: /healthz answers, /readyz and the API say 503 until the database is back,
     // and the first request after that applies the migrations.
+    const { isUnavailable } = await import('./db/errors')
     if (!isUnavailable(error)) throw error
     log.warn('database.unavailable_at_start', { driver: database.driver })
+  }
+}
+
+const isHealthz = (request: Request) => (request.method === 'GET' || request.method === 'HEAD') && new URL(request.url, 'http://no-host.invalid').pathname === '/healthz'
+
+/** /healthz before the app is built: the app's answer (src/http/health.ts), with the headers every response carries. */
+const healthy = (request: Request) =>
+  Response.json({ status: 'ok' }, { headers: { 'x-request-id': newRequestId(request), 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' } })
+
+/**
+ * Hands the app the server that is already listening. Elysia's listen() computes its Bun.serve
+ * options (its routes on Bun's router, idle timeout, WebSocket handlers, the fetch fallback) and
+ * calls Bun.serve; here that call applies them to `server` with server.reload(), which is how
+ * Elysia itself swaps them in once its lazy modules load. Copying Elysia's route mapping instead
+ * would drift from the next Elysia.
+ */
+function adopt(app: App, server: Server<unknown>) {
+  const serve = Bun.serve
+  Bun.serve = ((options: Parameters<typeof server.reload>[0]) => {
+    server.reload(options)
+    return server
+  }) as typeof Bun.serve
+  try {
+    app.listen({ port: server.port, hostname: server.hostname, reusePort: false })
+  } finally {
+    Bun.serve = serve
   }
 }
 
@@ -155,7 +213,10 @@ const SHUTDOWN_GRACE_MS = 8000
 async function runMigrate(config: Config, args: string[]) {
   const { values } = parseArgs({ args, options: { status: { type: 'boolean', default: false } } })
   // DATABASE_DIRECT_URL when set: migrations belong on a non-pooled connection.
-  const { database, folder } = open({ ...config, database: forMigrations(config.database) }, createLogger('silent'))
+  const { forMigrations } = await import('./db/client')
+  const { migrate, migrationStatus } = await import('./db/migrate')
+  const folder = lockDataDir(config, createLogger('silent'))
+  const database = await connect({ ...config, database: forMigrations(config.database) }, createLogger('silent'))
   try {
     await database.opened
     if (values.status) {
@@ -179,6 +240,7 @@ async function token(config: Config, args: string[]) {
     // A JWKS holds public keys only: its tokens come from the identity provider that has the private key.
     throw new CommandError('token signs with an HMAC secret, and none is configured (only JWT_JWKS_URL): set JWT_SECRET, or get tokens from your identity provider')
   }
+  const { SignJWT } = await import('jose')
   const jwt = new SignJWT({ [config.jwt.userClaim]: values.sub }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt().setExpirationTime(values.ttl)
   if (config.jwt.issuer) jwt.setIssuer(config.jwt.issuer)
   if (config.jwt.audience) jwt.setAudience(config.jwt.audience)
@@ -218,6 +280,7 @@ function defaultHealthUrl({ host, port }: Config) {
 async function openapi(args: string[]) {
   parseArgs({ args, options: {} })
   const config = loadConfig({ NODE_ENV: 'development', LOG_LEVEL: 'silent' })
+  const [{ nullDatabase }, { createApp }] = await Promise.all([import('./db/null'), import('./app')])
   const database = nullDatabase()
   const verify: Verifier = () => Promise.reject(new Error('taskapi openapi serves no requests'))
   const app = createApp({ config, database, verify, log: createLogger('silent') })
@@ -275,7 +338,9 @@ try {
 
 function oneLine(error: unknown): string {
   if (error instanceof ConfigError) return `invalid configuration: ${error.problems.join('; ')}`
-  if (error instanceof CommandError || error instanceof StartupError || error instanceof DataDirError || error instanceof DatabaseOpenError) return error.message
+  if (error instanceof CommandError || error instanceof StartupError || error instanceof DataDirError) return error.message
+  // db/client's, matched by name: that module loads only after the port is open.
+  if ((error as Error).name === 'DatabaseOpenError') return (error as Error).message
   const e = error as { name?: string; code?: string; message?: string }
   return `${e.name ?? 'Error'}${e.code ? ` ${e.code}` : ''}: ${String(e.message ?? error).split('\n')[0]}`
 }

@@ -1,22 +1,22 @@
 // Opens the configured database behind one Drizzle type. Nothing outside this file knows which
 // driver is in use: embedded PGlite (the default), Bun's built-in Postgres client, or Neon's
-// serverless Pool over WebSocket.
-import { PGlite } from '@electric-sql/pglite'
+// serverless Pool over WebSocket. Each driver's package loads only when that driver is used (the
+// service listens before this module loads; Neon's takes ~5 ms to evaluate, PGlite's ~1 ms).
+import type { PGlite } from '@electric-sql/pglite'
 // PGlite's runtime files, embedded in the compiled binary (a path inside it) and read from
 // node_modules otherwise: PGlite's own lookup beside its script finds nothing in a binary.
 import initdbWasm from '@electric-sql/pglite/initdb.wasm' with { type: 'file' }
 import fsBundle from '@electric-sql/pglite/pglite.data' with { type: 'file' }
 import pgliteWasm from '@electric-sql/pglite/pglite.wasm' with { type: 'file' }
-import { Client, neonConfig, Pool, type PoolClient } from '@neondatabase/serverless'
+import type { Pool, PoolClient } from '@neondatabase/serverless'
 import { SQL } from 'bun'
 import { sql } from 'drizzle-orm'
 import { drizzle as bunSqlDrizzle } from 'drizzle-orm/bun-sql'
-import { drizzle as neonDrizzle } from 'drizzle-orm/neon-serverless'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as pgliteDrizzle } from 'drizzle-orm/pglite'
-import { existsSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import type { DatabaseConfig } from '../config'
+import { beginFirstStart } from './data-dir'
 import { DATABASE_OPENING, isUnavailable } from './errors'
 import { migrate } from './migrate'
 
@@ -72,20 +72,25 @@ export function connectDatabase(config: DatabaseConfig, onPoolError: (error: Err
     case 'pglite': {
       const dataDir = config.dataDir ?? undefined
       // A new folder starts from the migrated template embedded in the binary (no initdb: seconds
-      // and ~1 GB saved); a folder that holds a database is opened as it is.
-      const fresh = dataDir === undefined || !existsSync(join(dataDir, 'PG_VERSION'))
+      // and ~1 GB saved); a folder that holds a database is opened as it is. A first start that was
+      // killed before the database opened left a half-written folder: that one starts over.
+      const firstStart = dataDir === undefined ? undefined : beginFirstStart(dataDir)
+      const fresh = firstStart !== null
       const loadDataDir = fresh ? embeddedTemplate() : undefined
       // Opens in the background, so the service can listen first; until it is open, queries fail
       // as "unavailable" (503 with Retry-After). It starts on the next turn of the event loop:
       // compiling PGlite's WebAssembly holds the thread for ~30 ms, and the caller listens before.
       const opening = new Promise((resolve) => setImmediate(resolve))
-        .then(() => pgliteFiles(fresh && loadDataDir === undefined))
-        .then((files) => PGlite.create({ dataDir, loadDataDir, postgresqlconf: PGLITE_SETTINGS, ...files }))
+        .then(() => Promise.all([import('@electric-sql/pglite'), pgliteFiles(fresh && loadDataDir === undefined)]))
+        .then(([{ PGlite }, files]) => PGlite.create({ dataDir, loadDataDir, postgresqlconf: PGLITE_SETTINGS, ...files }))
         .catch((error: unknown) => {
           throw new DatabaseOpenError(dataDir, error)
         })
       let client: PGlite | undefined
-      const opened = opening.then((c) => void (client = c))
+      const opened = opening.then((c) => {
+        firstStart?.()
+        client = c
+      })
       opened.catch(() => {}) // the caller awaits `opened`; queries meanwhile see "unavailable"
       const listen: Listen = async (...args) => pgliteListen(await opening)(...args)
       return handle('pglite', pgliteDrizzle({ client: untilOpen(() => client) }), async () => (await opening.catch(() => undefined))?.close(), listen, { opened })
@@ -104,7 +109,9 @@ export function connectDatabase(config: DatabaseConfig, onPoolError: (error: Err
       })
     }
     case 'neon': {
-      if (config.wsProxy !== undefined) useLocalProxy(config.wsProxy)
+      const { neonConfig, Pool } = require('@neondatabase/serverless') as typeof import('@neondatabase/serverless')
+      const { drizzle: neonDrizzle } = require('drizzle-orm/neon-serverless') as typeof import('drizzle-orm/neon-serverless')
+      if (config.wsProxy !== undefined) useLocalProxy(neonConfig, config.wsProxy)
       const { max, connectTimeoutS, statementTimeoutMs } = config.pool
       const pool = new Pool({
         connectionString: config.url,
@@ -333,7 +340,7 @@ async function pgliteFiles(initdb = true) {
  * Points the Neon driver at a WebSocket-to-Postgres proxy (for local development and tests
  * against plain Postgres): no TLS inside the socket, no pipelined start-up, no write coalescing.
  */
-function useLocalProxy(proxy: string) {
+function useLocalProxy(neonConfig: typeof import('@neondatabase/serverless').neonConfig, proxy: string) {
   neonConfig.wsProxy = (host, port) => `${proxy}?address=${host}:${port}`
   neonConfig.useSecureWebSocket = false
   neonConfig.pipelineConnect = false
@@ -380,9 +387,12 @@ function bunSqlListen(url: string, connectTimeoutS: number): Listen {
 function neonListen(url: string, connectTimeoutS: number): Listen {
   return async (channel, onNotify, onListen) => {
     let closed = false
+    type Client = InstanceType<typeof import('@neondatabase/serverless').Client>
     let current: Client | undefined
     let retry: Timer | undefined
     const connect = async () => {
+      // Loaded on first use, as the Neon driver is elsewhere in this file.
+      const { Client } = require('@neondatabase/serverless') as typeof import('@neondatabase/serverless')
       const client = new Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutS * 1000 })
       client.on('notification', (message) => {
         if (message.channel === channel) onNotify(message.payload ?? '')

@@ -2,7 +2,7 @@
 // (owner, read, write) with errors a person can act on, owned by one process at a time through a
 // lock the kernel releases when that process ends, however it ends, and kept private (0700/0600).
 import { dlopen, FFIType, read } from 'bun:ffi'
-import { chmodSync, closeSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 
 /** A data folder that cannot be used: its message is one line naming the folder and the fix. */
@@ -19,6 +19,7 @@ export interface DataDir {
 }
 
 const LOCK_FILE = 'taskapi.lock'
+const FIRST_START_FILE = 'taskapi.first-start'
 
 /**
  * Creates (0700), checks and locks `dir`. Throws DataDirError when another process holds it or it
@@ -62,6 +63,47 @@ export function openDataDir(dir: string, { volume = '' } = {}): DataDir {
     path,
     tighten: () => tighten(path),
     release: () => closeSync(fd),
+  }
+}
+
+/**
+ * A first start writes a whole database into the folder (the embedded template, or initdb's
+ * output); killed meanwhile, it leaves a half-written one that Postgres cannot open. So the first
+ * start is bracketed by a marker file listing what the folder held before: when the next start
+ * finds the marker, it removes everything else (nothing was ever served from it) and starts over.
+ * Returns null when `dir` already holds a database (no marker, PG_VERSION present: opened as it
+ * is, including folders from builds before this marker existed); otherwise the function that ends
+ * the first start, to call once the database is open and before it serves anything.
+ */
+export function beginFirstStart(dir: string): (() => void) | null {
+  const path = resolve(dir)
+  const marker = join(path, FIRST_START_FILE)
+  if (existsSync(marker)) {
+    const before = new Set<string>(JSON.parse(readFileSync(marker, 'utf8')) as string[])
+    for (const name of readdirSync(path)) {
+      if (name !== FIRST_START_FILE && name !== LOCK_FILE && !before.has(name)) rmSync(join(path, name), { recursive: true, force: true })
+    }
+  } else if (existsSync(join(path, 'PG_VERSION'))) {
+    return null
+  } else {
+    mkdirSync(path, { recursive: true, mode: 0o700 })
+    const before = readdirSync(path).filter((name) => name !== LOCK_FILE)
+    writeFileSync(marker, JSON.stringify(before), { mode: 0o600 })
+    syncFolder(path)
+  }
+  return () => {
+    unlinkSync(marker)
+    syncFolder(path)
+  }
+}
+
+/** Makes the folder's own entries (files created, renamed, removed) durable. */
+function syncFolder(path: string) {
+  const fd = openSync(path, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
   }
 }
 

@@ -23,6 +23,12 @@ const noHost = 'http://no-host.invalid'
 /** The request's URL, also when the client sent no Host. */
 export const urlOf = (request: Request) => new URL(request.url, noHost)
 
+/** The id a new request gets: the client's X-Request-Id when sane, else a new one. */
+export function newRequestId(request: Request): string {
+  const given = request.headers.get('x-request-id')
+  return given !== null && saneRequestId.test(given) ? given : crypto.randomUUID()
+}
+
 export function requestIdOf(request: Request): string {
   return meta.get(request)?.id ?? 'unknown'
 }
@@ -57,8 +63,7 @@ export function noteUser(request: Request, userId: string) {
 
 export const requestId = new Elysia({ name: 'request-id' })
   .onRequest(({ request, set }) => {
-    const given = request.headers.get('x-request-id')
-    const id = given !== null && saneRequestId.test(given) ? given : crypto.randomUUID()
+    const id = newRequestId(request)
     meta.set(request, { id, startedAt: performance.now() })
     set.headers['x-request-id'] = id
   })
