@@ -1,8 +1,7 @@
 // Several instances behave as one service: three `serve` processes on one Postgres database and
 // one Redis, driven round-robin. Migrations on three simultaneous starts apply once (through the
-// direct URL, while the pooled one is a relay); a user's budget is spent once across all three.
-// Still to come with their issues: an Idempotency-Key replayed by another instance, and an event
-// written through one instance reaching a stream on another.
+// direct URL, while the pooled one is a relay); a user's budget is spent once across all three; an
+// Idempotency-Key used on one is replayed by the others.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { SQL } from 'bun'
 import { migrations } from '../src/db/migrate'
@@ -88,5 +87,28 @@ describe.if(hasPostgres)('three instances on one Postgres and one Redis', () => 
       expect(res.status).toBe(200)
       expect(await json(res)).toMatchObject({ id, title: 'shared' })
     }
+  })
+
+  test('an Idempotency-Key used on one instance is replayed by the others, and refused for another body', async () => {
+    const token = await signToken({ sub: newUser() })
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': `k-${crypto.randomUUID()}` }
+    const body = JSON.stringify({ title: 'once' })
+    const first = await fetch(`${servers[0]!.url}/api/v1/tasks`, { method: 'POST', headers, body })
+    expect(first.status, await first.clone().text()).toBe(201)
+    expect(first.headers.get('idempotent-replayed')).toBeNull()
+    const task = await json(first)
+    for (const s of servers.slice(1)) {
+      const again = await fetch(`${s.url}/api/v1/tasks`, { method: 'POST', headers, body })
+      expect(again.status, await again.clone().text()).toBe(201)
+      expect(again.headers.get('idempotent-replayed')).toBe('true')
+      expect(again.headers.get('location')).toBe(first.headers.get('location'))
+      expect(again.headers.get('etag')).toBe(first.headers.get('etag'))
+      expect(await json(again)).toEqual(task)
+    }
+    const other = await fetch(`${servers[2]!.url}/api/v1/tasks`, { method: 'POST', headers, body: JSON.stringify({ title: 'twice' }) })
+    expect(other.status).toBe(422)
+    expect(await json(other)).toMatchObject({ error_code: 'IDEMPOTENCY_KEY_REUSED' })
+    const list = await fetch(`${servers[1]!.url}/api/v1/tasks`, { headers: { authorization: headers.authorization } })
+    expect((await json(list)).map((t: { id: string }) => t.id)).toEqual([task.id])
   })
 })
