@@ -6,7 +6,8 @@
 //   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test bun bench/load.ts
 //   BENCH_BINARY=dist/taskapi BENCH_DATA_DIR=/tmp/d bun bench/load.ts   # the binary, on a data folder
 //
-// Options (environment): BENCH_SECONDS (5 per scenario), BENCH_CONCURRENCY (32).
+// Options (environment): BENCH_SECONDS (5 per scenario), BENCH_CONCURRENCY (32), BENCH_EVENTS=1
+// (an event stream open for every user during the runs, so every write also sends a NOTIFY).
 import { SignJWT } from 'jose'
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
@@ -89,6 +90,14 @@ try {
   // A move: request i moves one of its user's listed tasks right after another of the same list
   // (never itself: 7i + 3 and i differ mod 200, as 6i + 3 is odd).
   const listed = (i: number, n: number) => inList[(i % users.length) * 200 + (n % 200)]
+  // Streams are read to the end in the background: every write then reaches one of them.
+  const streams = process.env.BENCH_EVENTS === '1' ? await Promise.all(users.map((_, u) => fetch(`${server.url}/api/v1/events`, { headers: headers(u) }))) : []
+  let delivered = 0
+  for (const stream of streams) {
+    void (async () => {
+      for await (const chunk of stream.body!) delivered += new TextDecoder().decode(chunk).split('event: change').length - 1
+    })().catch(() => {})
+  }
   const rssIdle = rssMiB(server.proc.pid)
   // Each user's first page's weak ETag, for the If-None-Match scenario (nothing changes them until the POSTs).
   const pageTags = await Promise.all(users.map(async (_, u) => (await fetch(`${server.url}/api/v1/tasks?limit=50`, { headers: headers(u) })).headers.get('etag')!))
@@ -119,6 +128,7 @@ try {
   console.log(`${binary ?? 'bun src/index.ts'}; driver: ${database}; ${concurrency} concurrent clients, ${seconds} s per scenario; bun ${Bun.version}`)
   console.table(results)
   console.log(`server RSS: ${rssIdle.toFixed(0)} MiB after seeding, ${rssPeak.toFixed(0)} MiB after the runs, peak ${rssMiB(server.proc.pid, 'VmHWM').toFixed(0)} MiB`)
+  if (streams.length > 0) console.log(`${streams.length} event streams open (one per user): ${delivered} change events delivered`)
 } catch (error) {
   // A failed run says why the server went away, if it did.
   console.error(String(error), '\nserver exit:', server.proc.exitCode ?? server.proc.signalCode, '\n', server.stderr().slice(-4000))

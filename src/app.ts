@@ -19,20 +19,25 @@ import { responseHeaders } from './http/response-headers'
 import { routing } from './http/routing'
 import type { Logger } from './log'
 import { lists } from './lists/routes'
+import { createSync, type Sync } from './sync/hub'
+import { syncRoutes } from './sync/routes'
 import { taskMoves, tasks } from './tasks/routes'
 
 export interface AppDeps {
-  config: Pick<Config, 'corsOrigins' | 'rateLimit' | 'trustProxy' | 'redis'>
+  config: Pick<Config, 'corsOrigins' | 'rateLimit' | 'trustProxy' | 'redis' | 'sync'>
   database: DatabaseHandle
   verify: Verifier
   log: Logger
   /** Prometheus metrics, when METRICS_PORT is set. */
   metrics?: Metrics
+  /** The instance's event streams and listener; made from the config when not given. */
+  sync?: Sync
 }
 
-export function createApp({ config, database, verify, log: baseLog, metrics }: AppDeps) {
+export function createApp({ config, database, verify, log: baseLog, metrics, sync }: AppDeps) {
   registerFormats()
   const log = metrics ? metrics.counting(baseLog) : baseLog
+  const streams = sync ?? createSync({ database, log, ...config.sync })
   const limits = createRateLimits(config.rateLimit, { redis: config.redis, log, events: metrics })
   // One base for every /api feature, so the three path families spend the same request budgets.
   const base = api({ database, log, verify, limits, trustProxy: config.trustProxy })
@@ -53,6 +58,7 @@ export function createApp({ config, database, verify, log: baseLog, metrics }: A
     .use(lists(base))
     .use(tasks(base, '/api'))
     .use(tasks(base, '/api/:user_id'))
+    .use(syncRoutes(base, streams))
     .onStop(() => limits.close())
 }
 

@@ -98,6 +98,16 @@ export const variables = {
     must: 'the name of the header that carries the client address, such as Fly-Client-IP or X-Forwarded-For',
     help: 'header naming the client address, set by a proxy you trust',
   }),
+  SYNC_RETENTION_DAYS: variable(t.Integer({ minimum: 1, maximum: 3650 }), {
+    must: 'an integer number of days from 1 to 3650',
+    help: 'how long deletions stay in the change feed; older cursors get 410',
+    default: '30',
+  }),
+  EVENTS_MAX_STREAMS_PER_USER: variable(t.Integer({ minimum: 1, maximum: 1000 }), {
+    must: 'an integer from 1 to 1000',
+    help: 'open event streams per user on one instance; beyond, 429',
+    default: '10',
+  }),
   REDIS_URL: variable(t.String({ pattern: '^rediss?://' }), {
     must: 'a redis:// or rediss:// URL',
     help: 'Redis holding the rate-limit budgets shared by every instance; unset: per-instance budgets',
@@ -166,6 +176,12 @@ export interface Config {
   readonly rateLimit: { readonly perIp: number; readonly perUser: number; readonly windowS: number }
   /** The header naming the client address, set by a trusted proxy; else the socket address. */
   readonly trustProxy?: string
+  readonly sync: {
+    /** How long tombstones (and so cursors) are kept. */
+    readonly retentionDays: number
+    /** Open event streams one user may hold on this instance. */
+    readonly maxStreamsPerUser: number
+  }
   /** Where the budgets live when every instance must share them. */
   readonly redis?: { readonly url: string; readonly keyPrefix: string }
   /** The port of the Prometheus listener; none when unset. */
@@ -267,6 +283,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     corsOrigins: Object.freeze(corsOrigins),
     rateLimit: Object.freeze({ perIp: e.RATE_LIMIT_PER_IP!, perUser: e.RATE_LIMIT_PER_USER!, windowS: e.RATE_LIMIT_WINDOW_S! }),
     trustProxy: e.TRUST_PROXY?.toLowerCase(),
+    sync: Object.freeze({ retentionDays: e.SYNC_RETENTION_DAYS!, maxStreamsPerUser: e.EVENTS_MAX_STREAMS_PER_USER! }),
     redis: e.REDIS_URL === undefined ? undefined : Object.freeze({ url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX! }),
     metricsPort: e.METRICS_PORT,
     logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === 'test' ? 'silent' : 'info'),

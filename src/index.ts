@@ -12,6 +12,7 @@ import type { DatabaseHandle } from './db/client'
 import { DataDirError, openDataDir, type DataDir } from './db/data-dir'
 import { newRequestId } from './http/request'
 import { createLogger, type Logger } from './log'
+import type { Sync } from './sync/hub'
 import pkg from '../package.json'
 
 // Stamped by `bun run build` (scripts/build.ts); absent when run from source.
@@ -82,7 +83,8 @@ async function serve(config: Config) {
   const database = await connect(config, log)
   await turn()
   const { createMetrics, serveMetrics } = config.metricsPort === undefined ? {} : await import('./http/metrics')
-  const metrics = createMetrics?.({ pool: database.poolStats })
+  let sync: Sync | undefined
+  const metrics = createMetrics?.({ pool: database.poolStats, streams: () => sync?.openStreams ?? 0 })
   const metricsServer = metrics && serveMetrics!(metrics, { port: config.metricsPort!, hostname: config.host })
   log.info('server.started', {
     url: server.url.href,
@@ -105,9 +107,18 @@ async function serve(config: Config) {
   if (config.production && config.corsOrigins.length === 0) {
     log.warn('config.cors_closed', { detail: 'CORS_ORIGINS is empty: no browser app on another origin can call this service; set it to your app\'s origin' })
   }
-  const [{ createApp }, { createVerifier }] = await Promise.all([import('./app'), import('./auth/verify')])
+  const [{ createApp }, { createVerifier }, { createSync }] = await Promise.all([import('./app'), import('./auth/verify'), import('./sync/hub')])
   await turn()
-  const built = createApp({ config, database, verify: await createVerifier(config.jwt), log, metrics })
+  sync = createSync({ database, log, ...config.sync })
+  // Every instance purges old tombstones now and then; batches skip rows another instance holds.
+  const syncPurge = setInterval(() => {
+    sync!.purge().then(
+      (purged) => purged > 0 && log.info('sync.purged', { tombstones: purged }),
+      (error: unknown) => log.warn('sync.purge_failed', { error: (error as Error)?.name }),
+    )
+  }, PURGE_EVERY_MS)
+  syncPurge.unref()
+  const built = createApp({ config, database, verify: await createVerifier(config.jwt), log, metrics, sync })
   await turn()
   adopt(built, server)
   app.resolve(built)
@@ -118,6 +129,10 @@ async function serve(config: Config) {
     if (stopping) return
     stopping = true
     log.info('server.stopping', { signal })
+    clearInterval(syncPurge)
+    // Event streams never finish by themselves: they are ended first, so the wait below is only
+    // for ordinary requests (clients resume their streams elsewhere with Last-Event-ID).
+    await sync?.close()
     // Requests in flight get until the deadline to finish; then their connections are closed.
     const deadline = setTimeout(() => void server.stop(true), SHUTDOWN_GRACE_MS)
     await server.stop(false)
@@ -189,6 +204,8 @@ function listenError(error: unknown, { host, port }: Config): Error {
   if (code === 'EACCES') return new StartupError(`port ${port} needs privileges on this machine: set PORT to 1024 or above`)
   return error as Error
 }
+
+const PURGE_EVERY_MS = 60 * 60 * 1000
 
 // Under the 10 s most orchestrators (Docker, Fly.io) wait before SIGKILL.
 const SHUTDOWN_GRACE_MS = 8000

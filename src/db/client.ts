@@ -37,10 +37,24 @@ export interface DatabaseHandle {
   readonly opened: Promise<void>
   /** Resolves when the schema is migrated and the database answers, all within `timeoutMs`. */
   checkReady(timeoutMs: number): Promise<void>
+  /**
+   * Subscribes to a NOTIFY channel on one dedicated session connection (DATABASE_DIRECT_URL when
+   * set: LISTEN needs a session, which a transaction pooler does not keep). Resolves once the
+   * server has acknowledged it, and rejects if that first attempt fails. After that the connection
+   * is re-established by itself whenever it drops; `onListen` runs on every acknowledgment, the
+   * first included. Notifications sent while it was down are lost: callers re-read then.
+   */
+  listen(channel: string, onNotify: (payload: string) => void, onListen: () => void): Promise<Subscription>
   close(): Promise<void>
   /** Connections of the pool, where the driver exposes them (Neon's Pool; Bun.SQL does not). */
   poolStats?(): { total: number; idle: number; waiting: number }
 }
+
+export interface Subscription {
+  close(): Promise<void>
+}
+
+type Listen = DatabaseHandle['listen']
 
 /** Opens the configured database, resolving once it is open (DatabaseOpenError when it cannot be). */
 export async function openDatabase(config: DatabaseConfig, onPoolError: (error: Error) => void = () => {}): Promise<DatabaseHandle> {
@@ -78,7 +92,8 @@ export function connectDatabase(config: DatabaseConfig, onPoolError: (error: Err
         client = c
       })
       opened.catch(() => {}) // the caller awaits `opened`; queries meanwhile see "unavailable"
-      return handle('pglite', pgliteDrizzle({ client: untilOpen(() => client) }), async () => (await opening.catch(() => undefined))?.close(), { opened })
+      const listen: Listen = async (...args) => pgliteListen(await opening)(...args)
+      return handle('pglite', pgliteDrizzle({ client: untilOpen(() => client) }), async () => (await opening.catch(() => undefined))?.close(), listen, { opened })
     }
     case 'postgres': {
       const { max, connectTimeoutS, statementTimeoutMs } = config.pool
@@ -89,7 +104,7 @@ export function connectDatabase(config: DatabaseConfig, onPoolError: (error: Err
         connection: { statement_timeout: statementTimeoutMs },
       })
       const deadlineMs = statementTimeoutMs > 0 ? connectTimeoutS * 1000 + statementTimeoutMs : 0
-      return handle('postgres', bunSqlDrizzle({ client: deadlineMs > 0 ? withDeadlines(client, deadlineMs) : client }), () => client.close(), {
+      return handle('postgres', bunSqlDrizzle({ client: deadlineMs > 0 ? withDeadlines(client, deadlineMs) : client }), () => client.close(), bunSqlListen(config.directUrl ?? config.url, connectTimeoutS), {
         migrateDirect: directMigration(config),
       })
     }
@@ -113,7 +128,7 @@ export function connectDatabase(config: DatabaseConfig, onPoolError: (error: Err
       // process. The pool discards that connection and opens a new one on the next query.
       pool.on('error', onPoolError)
       releaseBrokenClients(pool)
-      return handle('neon', neonDrizzle({ client: pool }), () => pool.end(), {
+      return handle('neon', neonDrizzle({ client: pool }), () => pool.end(), neonListen(config.directUrl ?? config.url, connectTimeoutS), {
         migrateDirect: directMigration(config),
         poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
       })
@@ -334,13 +349,94 @@ function useLocalProxy(neonConfig: typeof import('@neondatabase/serverless').neo
 
 /** Wraps an already-open PGlite (tests load a migrated template into one per suite). */
 export function fromPglite(client: PGlite): DatabaseHandle {
-  return handle('pglite', pgliteDrizzle({ client }), () => client.close())
+  return handle('pglite', pgliteDrizzle({ client }), () => client.close(), pgliteListen(client))
 }
+
+/** PGlite's `listen`: one in-process connection that never drops, so acknowledged once. */
+function pgliteListen(client: PGlite): Listen {
+  return async (channel, onNotify, onListen) => {
+    const unlisten = await client.listen(channel, onNotify)
+    onListen()
+    return { close: () => unlisten() }
+  }
+}
+
+/** Bun.SQL's own `listen`: a dedicated connection that reconnects with backoff and re-subscribes. */
+function bunSqlListen(url: string, connectTimeoutS: number): Listen {
+  return async (channel, onNotify, onListen) => {
+    const client = new SQL(url, { max: 1, connectionTimeout: connectTimeoutS })
+    try {
+      const subscription = await client.listen(channel, onNotify, onListen)
+      return {
+        async close() {
+          await subscription.unlisten()
+          await client.close()
+        },
+      }
+    } catch (error) {
+      await client.close()
+      throw error
+    }
+  }
+}
+
+/**
+ * The Neon driver's Client (the pg API over a WebSocket) has LISTEN but no reconnection: when the
+ * connection ends, a new one is opened, with a growing delay, until it is acknowledged again.
+ */
+function neonListen(url: string, connectTimeoutS: number): Listen {
+  return async (channel, onNotify, onListen) => {
+    let closed = false
+    type Client = InstanceType<typeof import('@neondatabase/serverless').Client>
+    let current: Client | undefined
+    let retry: Timer | undefined
+    const connect = async () => {
+      // Loaded on first use, as the Neon driver is elsewhere in this file.
+      const { Client } = require('@neondatabase/serverless') as typeof import('@neondatabase/serverless')
+      const client = new Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutS * 1000 })
+      client.on('notification', (message) => {
+        if (message.channel === channel) onNotify(message.payload ?? '')
+      })
+      // An 'error' is followed by 'end'; unhandled, it would end the process.
+      client.on('error', () => {})
+      try {
+        await client.connect()
+        await client.query(`LISTEN "${channel.replaceAll('"', '""')}"`)
+      } catch (error) {
+        void client.end().catch(() => {})
+        throw error
+      }
+      if (closed) return void client.end().catch(() => {})
+      current = client
+      client.on('end', () => {
+        if (!closed) reconnect(RECONNECT_MIN_MS)
+      })
+      onListen()
+    }
+    const reconnect = (delayMs: number) => {
+      retry = setTimeout(() => {
+        connect().catch(() => reconnect(Math.min(delayMs * 2, RECONNECT_MAX_MS)))
+      }, delayMs)
+    }
+    await connect()
+    return {
+      async close() {
+        closed = true
+        clearTimeout(retry)
+        await current?.end().catch(() => {})
+      },
+    }
+  }
+}
+
+const RECONNECT_MIN_MS = 100
+const RECONNECT_MAX_MS = 5000
 
 function handle(
   driver: DatabaseConfig['driver'],
   db: Database,
   close: () => Promise<void>,
+  listen: Listen,
   { opened = Promise.resolve(), migrateDirect, poolStats }: { opened?: Promise<void>; migrateDirect?: () => Promise<string[]>; poolStats?: DatabaseHandle['poolStats'] } = {},
 ): DatabaseHandle {
   const done = Promise.resolve([] as readonly string[])
@@ -364,6 +460,7 @@ function handle(
     db,
     driver,
     close,
+    listen,
     opened,
     ensureSchema,
     poolStats,

@@ -11,6 +11,7 @@ export function nullDatabase(): DatabaseHandle {
     driver: 'none',
     ensureSchema: refuse,
     checkReady: refuse,
+    listen: refuse,
     opened: Promise.resolve(),
     close: () => Promise.resolve(),
   }

@@ -2,7 +2,7 @@
 // store what the API would refuse; indexes serve every list shape (user first, then each sort key
 // and id).
 import { sql } from 'drizzle-orm'
-import { boolean, check, customType, foreignKey, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core'
+import { bigint, boolean, check, customType, foreignKey, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
 
 // Declared in rank order: Postgres sorts enum values by declaration, so `ORDER BY priority` is by rank.
 export const priorities = ['none', 'low', 'medium', 'high'] as const
@@ -88,6 +88,46 @@ for (const column of [tasks.completedAt, tasks.dueAt, tasks.createdAt, tasks.upd
 export type TaskRow = typeof tasks.$inferSelect
 export type ListRow = typeof lists.$inferSelect
 
+// ---- Sync: the change log ----------------------------------------------------------------------
+// Every write records its change in the same statement (src/sync/record.ts). A user's changes are
+// numbered by that user's counter, taken under the counter row's lock, so they become visible in
+// number order: no change can appear behind a cursor already handed out.
+
+/**
+ * Each user's last change number, the highest one whose tombstone has been purged, and until when
+ * some instance has an event stream of theirs open (only then does a write send a NOTIFY).
+ */
+export const syncHeads = pgTable('sync_heads', {
+  userId: text('user_id').primaryKey(),
+  seq: bigint('seq', { mode: 'number' }).notNull(),
+  purgedSeq: bigint('purged_seq', { mode: 'number' }).notNull().default(0),
+  listenedUntil: instant('listened_until'),
+})
+
+export const syncKinds = ['task', 'list'] as const
+
+/**
+ * One row per object a user has (or had): the number of its last change, and whether that change
+ * deleted it (a tombstone, kept for the retention). A page of the feed is one range read of
+ * (user_id, seq) joined to the objects' current rows.
+ */
+export const syncLog = pgTable(
+  'sync_log',
+  {
+    userId: text('user_id').notNull(),
+    objectId: uuid('object_id').notNull(),
+    kind: text('kind', { enum: syncKinds }).notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    deleted: boolean('deleted').notNull().default(false),
+    changedAt: instant('changed_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.objectId] }),
+    uniqueIndex('sync_log_user_seq_idx').on(t.userId, t.seq),
+    // Only tombstones are purged: the purge finds the old ones without reading live objects.
+    index('sync_log_tombstones_idx').on(t.changedAt).where(sql`${t.deleted}`),
+  ],
+)
 // A kept response to a request sent with an Idempotency-Key, per user and key (src/http/idempotency.ts).
 // Written in the same transaction as the request's own writes; kept 24 hours, then purged (the
 // index on created_at serves the purge).

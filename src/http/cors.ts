@@ -3,7 +3,7 @@
 import { Elysia } from 'elysia'
 
 const exposed = ['ETag', 'Location', 'Link', 'X-Request-Id', 'Retry-After', 'Idempotent-Replayed', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'].join(', ')
-const allowedRequestHeaders = ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'X-Request-Id'].join(', ')
+const allowedRequestHeaders = ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'Last-Event-ID', 'X-Request-Id'].join(', ')
 const allowedMethods = 'GET, POST, PUT, PATCH, DELETE'
 
 export const cors = (corsOrigins: readonly string[]) => {

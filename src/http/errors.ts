@@ -20,6 +20,7 @@ const codes = {
   NOT_FOUND: [404, 'Not Found'],
   METHOD_NOT_ALLOWED: [405, 'Method Not Allowed'],
   IDEMPOTENCY_KEY_IN_USE: [409, 'Conflict'],
+  CURSOR_EXPIRED: [410, 'Gone'],
   PRECONDITION_FAILED: [412, 'Precondition Failed'],
   PAYLOAD_TOO_LARGE: [413, 'Content Too Large'],
   UNSUPPORTED_MEDIA_TYPE: [415, 'Unsupported Media Type'],

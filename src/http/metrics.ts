@@ -1,6 +1,6 @@
 // Prometheus metrics: the request counter and latency histogram (one plugin on the app), the
 // budgets' rejections and Redis failures, auth.failed by reason, the database pool where the driver
-// exposes it, and the process (memory, event-loop lag, from prom-client's defaults). Served by
+// exposes it, the open event streams, and the process (memory, event-loop lag, from prom-client's defaults). Served by
 // their own listener on METRICS_PORT, never on the public port. Every label value is bounded: a
 // route pattern (or "unmatched"), a known method, a status, a scope, a reason.
 import { Elysia } from 'elysia'
@@ -26,7 +26,7 @@ const methods = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIO
 // Seconds; from a cached token check (~0.1 ms) to the database's statement timeout.
 const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
-export function createMetrics({ pool }: { pool?: () => PoolStats | undefined } = {}): Metrics {
+export function createMetrics({ pool, streams }: { pool?: () => PoolStats | undefined; streams?: () => number } = {}): Metrics {
   // Loaded here, not at the top: it takes ~10 ms, which every start without METRICS_PORT is spared.
   const { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } = require('prom-client') as typeof import('prom-client')
   const registry = new Registry()
@@ -76,6 +76,16 @@ export function createMetrics({ pool }: { pool?: () => PoolStats | undefined } =
     gauge('taskapi_db_pool_connections_in_use', 'Database connections lent to a query or transaction', (s) => s.total - s.idle)
     gauge('taskapi_db_pool_connections_idle', 'Open database connections waiting for work', (s) => s.idle)
     gauge('taskapi_db_pool_waiting', 'Queries waiting for a free database connection', (s) => s.waiting)
+  }
+  if (streams) {
+    new Gauge({
+      name: 'taskapi_event_streams_open',
+      help: 'Event streams (GET /api/v1/events) open on this instance',
+      registers,
+      collect() {
+        this.set(streams())
+      },
+    })
   }
   return {
     registry,

@@ -423,7 +423,7 @@ describeEachDriver('errors', (ctx) => {
         const methods = listOf(res.headers.get('access-control-allow-methods'))
         for (const m of ['get', 'post', 'put', 'patch', 'delete']) expect(methods).toContain(m)
         const headers = listOf(res.headers.get('access-control-allow-headers'))
-        for (const h of ['authorization', 'content-type', 'if-match', 'if-none-match', 'idempotency-key', 'x-request-id']) expect(headers).toContain(h)
+        for (const h of ['authorization', 'content-type', 'if-match', 'if-none-match', 'idempotency-key', 'last-event-id', 'x-request-id']) expect(headers).toContain(h)
         expect(res.headers.get('access-control-max-age')).toMatch(/^[1-9]\d*$/)
         expect(listOf(res.headers.get('vary'))).toContain('origin')
       }

@@ -6,6 +6,7 @@ import { createVerifier } from '../../src/auth/verify'
 import { loadConfig } from '../../src/config'
 import type { Metrics } from '../../src/http/metrics'
 import { createLogger } from '../../src/log'
+import { createSync, type Sync, type SyncOptions } from '../../src/sync/hub'
 import { drivers, type TestDatabase, type TestDriver } from './databases'
 
 export const SECRET = 'test-secret-that-is-long-enough-for-production-use'
@@ -13,6 +14,8 @@ export const SECRET = 'test-secret-that-is-long-enough-for-production-use'
 export interface TestApp {
   app: ReturnType<typeof createApp>
   db: TestDatabase['handle']
+  /** The app's sync hub (event streams, listener, purge). */
+  sync: Sync
   /** Every log line written so far, parsed. */
   logs: Record<string, unknown>[]
   /** Calls the app in process; `as` signs a fresh token for that user. */
@@ -20,15 +23,21 @@ export interface TestApp {
   token(sub: string): Promise<string>
 }
 
-export async function createTestApp(database: TestDatabase, env: Record<string, string> = {}, { metrics }: { metrics?: Metrics } = {}): Promise<TestApp> {
+export async function createTestApp(
+  database: TestDatabase,
+  env: Record<string, string> = {},
+  { metrics, sync: syncOptions = {} }: { metrics?: Metrics; sync?: Partial<SyncOptions> } = {},
+): Promise<TestApp> {
   // Budgets are off unless a test turns them on: suites make thousands of requests in a minute.
   const config = loadConfig({ JWT_SECRET: SECRET, LOG_LEVEL: 'debug', RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '0', ...env })
   const logs: Record<string, unknown>[] = []
   const log = createLogger(config.logLevel, (line) => logs.push(JSON.parse(line)))
-  const app = createApp({ config, database: database.handle, verify: await createVerifier(config.jwt), log, metrics })
+  const sync = createSync({ database: database.handle, log, ...config.sync, ...syncOptions })
+  const app = createApp({ config, database: database.handle, verify: await createVerifier(config.jwt), log, metrics, sync })
   const token = (sub: string) => signToken({ sub })
   return {
     app,
+    sync,
     db: database.handle,
     logs,
     token,
@@ -79,7 +88,10 @@ export function appOn(driver: TestDriver = drivers[0]!, env: Record<string, stri
     database = await driver.create()
     testApp = await createTestApp(database, env)
   }, HOOK_TIMEOUT_MS)
-  afterAll(() => database?.drop(), HOOK_TIMEOUT_MS)
+  afterAll(async () => {
+    await testApp?.sync.close()
+    await database?.drop()
+  }, HOOK_TIMEOUT_MS)
   return () => testApp
 }
 

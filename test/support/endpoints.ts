@@ -11,8 +11,10 @@ export interface Endpoint {
   body?: unknown
   /** The owner's success status. */
   ok: number
-  /** Served only under /api/v1 (lists and moves). */
+  /** Served only under /api/v1 (lists, moves and sync). */
   v1Only?: boolean
+  /** Answers with a stream that stays open (events): suites read its status, then cancel it. */
+  stream?: boolean
 }
 
 export const endpoints: Endpoint[] = [
@@ -33,6 +35,8 @@ export const endpoints: Endpoint[] = [
   { name: 'rename list', method: 'PATCH', path: (id) => `/lists/${id}`, target: 'list', body: { name: 'renamed' }, ok: 200, v1Only: true },
   { name: 'move list', method: 'POST', path: (id) => `/lists/${id}/move`, target: 'list', body: {}, ok: 200, v1Only: true },
   { name: 'delete list', method: 'DELETE', path: (id) => `/lists/${id}`, target: 'list', ok: 204, v1Only: true },
+  { name: 'changes', method: 'GET', path: () => '/changes', ok: 200, v1Only: true },
+  { name: 'events', method: 'GET', path: () => '/events', ok: 200, v1Only: true, stream: true },
 ]
 
 export interface Family {
@@ -54,6 +58,8 @@ export const endpointsOf = (family: Family) => endpoints.filter((e) => !e.v1Only
 
 /** The documented operations (the canonical /api/v1 family and operations), as OpenAPI paths. */
 export const documented: Record<string, string[]> = {
+  '/api/v1/changes': ['get'],
+  '/api/v1/events': ['get'],
   '/api/v1/tasks': ['delete', 'get', 'post'],
   '/api/v1/tasks/stats': ['get'],
   '/api/v1/tasks/{id}': ['delete', 'get', 'patch', 'put'],

@@ -28,6 +28,8 @@ describeEachDriver('isolation', (ctx) => {
         const alice = newUser('alice')
         const { object } = await targetOf(t, alice, endpoint)
         const res = await t.request(family.base(alice) + endpoint.path(object.id), { method: endpoint.method, as: alice, json: endpoint.body })
+        // A stream's body never ends by itself: read only when it is not the expected answer.
+        if (endpoint.stream && res.status === endpoint.ok) return void (await res.body?.cancel())
         expect(res.status, await res.clone().text()).toBe(endpoint.ok)
       })
 
