@@ -23,6 +23,9 @@ const noHost = 'http://no-host.invalid'
 /** The request's URL, also when the client sent no Host. */
 export const urlOf = (request: Request) => new URL(request.url, noHost)
 
+/** The `Location` of an object created by a POST to this request's collection path: a path. */
+export const locationOf = (request: Request, id: string) => `${urlOf(request).pathname.replace(/\/$/, '')}/${id}`
+
 /** The id a new request gets: the client's X-Request-Id when sane, else a new one. */
 export function newRequestId(request: Request): string {
   const given = request.headers.get('x-request-id')

@@ -4,7 +4,7 @@ import { Elysia, t } from 'elysia'
 import type { ListRow } from '../db/schema'
 import { bodyCodes, commonCodes, keyCodes, notOwned, type Api, type Caller } from '../http/api'
 import { errorResponses } from '../http/errors'
-import { urlOf } from '../http/request'
+import { locationOf } from '../http/request'
 import { CreateList, List, MoveList, toList, UpdateList } from './model'
 import * as q from './queries'
 
@@ -34,7 +34,7 @@ export const lists = (api: Api) =>
       '/lists',
       async ({ body, userId, db, request, set, status }) => {
         const created = toList(await q.createList(db, userId, body.name))
-        set.headers['location'] = `${urlOf(request).pathname.replace(/\/$/, '')}/${created.id}`
+        set.headers['location'] = locationOf(request, created.id)
         return status(201, created)
       },
       {

@@ -5,7 +5,7 @@ import { Elysia, t } from 'elysia'
 import { bodyCodes, commonCodes, keyCodes, notOwned, type Api, type Caller } from '../http/api'
 import { decodeCursor, encodeCursor, nextLink } from '../http/cursor'
 import { errorResponses } from '../http/errors'
-import { urlOf } from '../http/request'
+import { locationOf } from '../http/request'
 import { ClearQuery, CreateTask, Deleted, ListQuery, MoveTask, Stats, Task, Toggle, UpdateTask, toTask, type ListRequest } from './model'
 import * as q from './queries'
 
@@ -57,7 +57,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
       '/tasks',
       async ({ body, userId, db, request, set, status }) => {
         const task = toTask(await q.createTask(db, userId, body))
-        set.headers['location'] = `${urlOf(request).pathname.replace(/\/$/, '')}/${task.id}`
+        set.headers['location'] = locationOf(request, task.id)
         return status(201, task)
       },
       {
