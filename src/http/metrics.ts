@@ -1,10 +1,11 @@
 // Prometheus metrics: the request counter and latency histogram (one plugin on the app), the
 // budgets' rejections and Redis failures, auth.failed by reason, the database pool where the driver
-// exposes it, the open event streams, and the process (memory, event-loop lag, from prom-client's defaults). Served by
+// exposes it and every query's latency, the open event streams, and the process (memory, event-loop lag, from prom-client's defaults). Served by
 // their own listener on METRICS_PORT, never on the public port. Every label value is bounded: a
 // route pattern (or "unmatched"), a known method, a status, a scope, a reason.
 import { Elysia } from 'elysia'
 import type { Registry } from 'prom-client'
+import { observeQueries } from '../db/query-timing'
 import type { Logger } from '../log'
 import type { RateLimitEvents } from './rate-limit'
 
@@ -77,6 +78,13 @@ export function createMetrics({ pool, streams }: { pool?: () => PoolStats | unde
     gauge('taskapi_db_pool_connections_idle', 'Open database connections waiting for work', (s) => s.idle)
     gauge('taskapi_db_pool_waiting', 'Queries waiting for a free database connection', (s) => s.waiting)
   }
+  const queries = new Histogram({
+    name: 'taskapi_db_query_duration_seconds',
+    help: 'Time from sending a database statement to its result (or failure)',
+    buckets: latencyBuckets,
+    registers,
+  })
+  observeQueries((seconds) => queries.observe(seconds))
   if (streams) {
     new Gauge({
       name: 'taskapi_event_streams_open',

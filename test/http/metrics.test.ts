@@ -54,6 +54,10 @@ describe('metrics [pglite]', () => {
       expect(s.get('taskapi_http_request_duration_seconds_count{method="GET",route="/api/v1/tasks"}')).toBe(6)
       expect(s.get('taskapi_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/api/v1/tasks"}')).toBe(6)
       expect(s.get('taskapi_http_request_duration_seconds_sum{method="GET",route="/api/v1/tasks"}')).toBeGreaterThan(0)
+      // Every statement is timed: at least one per request that reached the database.
+      expect(s.get('taskapi_db_query_duration_seconds_count')).toBeGreaterThanOrEqual(5)
+      expect(s.get('taskapi_db_query_duration_seconds_bucket{le="+Inf"}')).toBe(s.get('taskapi_db_query_duration_seconds_count'))
+      expect(s.get('taskapi_db_query_duration_seconds_sum')).toBeGreaterThan(0)
       expect(s.get('taskapi_rate_limit_rejections_total{scope="user"}')).toBe(1)
       expect(s.get('taskapi_rate_limit_store_failures_total')).toBe(0)
       expect(s.get('taskapi_auth_failed_total{reason="missing"}')).toBe(1)
