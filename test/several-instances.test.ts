@@ -1,7 +1,8 @@
 // Several instances behave as one service: three `serve` processes on one Postgres database and
 // one Redis, driven round-robin. Migrations on three simultaneous starts apply once (through the
 // direct URL, while the pooled one is a relay); a user's budget is spent once across all three; an
-// Idempotency-Key used on one is replayed by the others.
+// Idempotency-Key used on one is replayed by the others; a change written through one reaches an
+// event stream open on another within a second.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { SQL } from 'bun'
 import { migrations } from '../src/db/migrate'
@@ -9,6 +10,7 @@ import { json, newUser, SECRET, signToken } from './support/app'
 import { hasPostgres, scratchPostgres } from './support/databases'
 import { testRedis, type TestRedis } from './support/redis'
 import { startServer, type RunningServer } from './support/server'
+import { readSse } from './support/sse'
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy'
 
 describe.if(hasPostgres)('three instances on one Postgres and one Redis', () => {
@@ -110,5 +112,35 @@ describe.if(hasPostgres)('three instances on one Postgres and one Redis', () => 
     expect(await json(other)).toMatchObject({ error_code: 'IDEMPOTENCY_KEY_REUSED' })
     const list = await fetch(`${servers[1]!.url}/api/v1/tasks`, { headers: { authorization: headers.authorization } })
     expect((await json(list)).map((t: { id: string }) => t.id)).toEqual([task.id])
+  })
+
+  test('a change written through one instance reaches a stream open on each of the others within a second', async () => {
+    const token = await signToken({ sub: newUser() })
+    const streams = await Promise.all(
+      servers.slice(1).map(async (s) => {
+        const res = await fetch(`${s.url}/api/v1/events`, { headers: { authorization: `Bearer ${token}` } })
+        expect(res.status).toBe(200)
+        expect(res.headers.get('content-type')).toStartWith('text/event-stream')
+        const events = readSse(res)
+        expect(await events.nextEvent()).toMatchObject({ kind: 'event', event: 'ready' })
+        return events
+      }),
+    )
+    try {
+      const writtenAt = performance.now()
+      const created = await fetch(`${servers[0]!.url}/api/v1/tasks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ title: 'fanned out' }),
+      })
+      expect(created.status, await created.clone().text()).toBe(201)
+      const task = await json(created)
+      for (const events of streams) {
+        const change = await events.nextEvent(Math.max(1, 1000 - (performance.now() - writtenAt)))
+        expect(change).toMatchObject({ kind: 'event', event: 'change', data: { type: 'task', op: 'upsert', id: task.id, data: task } })
+      }
+    } finally {
+      await Promise.all(streams.map((e) => e.cancel()))
+    }
   })
 })
