@@ -9,19 +9,19 @@ import type { AnyElysia } from 'elysia'
 
 /**
  * Marks every response schema of `app`'s routes as not to be validated (Elysia's `noValidate`),
- * once every route is there and before the first request compiles one. Non-enumerable, so the
- * OpenAPI document, which is built from the same objects, does not change.
+ * once every route is there and before the first request compiles one. Enumerable, because Elysia
+ * compiles a copy of a schema that is not an object (a list's array); the OpenAPI document leaves
+ * it out (`withoutMarks`), so it does not change.
  */
 export function unvalidatedResponses<const App extends AnyElysia>(app: App): App {
   for (const route of app.routes) {
     const response = (route.hooks as { response?: unknown } | undefined)?.response
     if (response === undefined || response === null || typeof response !== 'object') continue
-    const schemas = isSchema(response) ? [response] : Object.values(response)
-    for (const schema of schemas) {
-      if (schema !== null && typeof schema === 'object') Object.defineProperty(schema, 'noValidate', { value: true, enumerable: false, configurable: true })
-    }
+    const schemas = Symbol.for('TypeBox.Kind') in response ? [response] : Object.values(response)
+    for (const schema of schemas) if (schema !== null && typeof schema === 'object') (schema as { noValidate?: boolean }).noValidate = true
   }
   return app
 }
 
-const isSchema = (value: object) => Symbol.for('TypeBox.Kind') in value
+/** A JSON.stringify replacer that drops the mark, for documents made from these schemas. */
+export const withoutMarks = (key: string, value: unknown) => (key === 'noValidate' ? undefined : value)
