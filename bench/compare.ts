@@ -284,7 +284,6 @@ async function seed(url: string, exp: number): Promise<Data> {
   await sql.unsafe(`
     insert into sync_heads (user_id, seq)
     select user_id, count(*) from (select user_id from tasks union all select user_id from lists) as objects group by user_id`)
-  await sql.unsafe('vacuum analyze')
   await sql.close()
   data.since = Buffer.from(JSON.stringify([0, 0, Math.floor(Date.now() / 1000)])).toString('base64url')
   return data
@@ -606,6 +605,12 @@ function table(title: string, baseline: ServerRun[], taskapi: ServerRun[]): stri
   return lines.join('\n')
 }
 
+async function vacuum(url: string) {
+  const sql = new SQL(url, { max: 1 })
+  await sql.unsafe('vacuum analyze')
+  await sql.close()
+}
+
 // ---- Main -----------------------------------------------------------------------------------
 
 const git = (args: string[]) => Bun.spawnSync(['git', ...args], { cwd: taskapiDir }).stdout.toString().trim()
@@ -645,7 +650,11 @@ try {
   for (let round = 1; round <= rounds; round++) {
     const order: ServerName[] = round % 2 === 1 ? ['baseline', 'taskapi'] : ['taskapi', 'baseline']
     const got: Partial<Record<ServerName, ServerRun>> = {}
-    for (const name of order) got[name] = await runServer(name, scratch.url, round, scripts, data)
+    for (const name of order) {
+      // Each turn starts on a settled database: the previous turn's writes leave dead rows behind.
+      await vacuum(scratch.url)
+      got[name] = await runServer(name, scratch.url, round, scripts, data)
+    }
     baseline.push(got.baseline!)
     taskapi.push(got.taskapi!)
     tables.push(table(`Round ${round} (${order.join(' then ')})`, [got.baseline!], [got.taskapi!]))
