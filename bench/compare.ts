@@ -196,6 +196,7 @@ const running = new Set<Subprocess>()
 let scratch: { url: string; drop(): Promise<void> } | null = null
 const workDir = mkdtempSync(join(tmpdir(), 'taskapi-compare-'))
 let cleaned: Promise<void> | null = null
+let interrupted = false
 const cleanUp = () =>
   (cleaned ??= (async () => {
     for (const proc of running) proc.kill('SIGKILL')
@@ -205,6 +206,7 @@ const cleanUp = () =>
   })())
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
+    interrupted = true
     console.error(`\n${signal}: stopping the servers and dropping the database`)
     void cleanUp().finally(() => process.exit(130))
   })
@@ -668,7 +670,8 @@ try {
     failed = true
   }
 } catch (error) {
-  console.error(error instanceof Error ? (error.stack ?? error.message) : error)
+  // After Ctrl-C, the run fails because its processes were stopped: nothing to report.
+  if (!interrupted) console.error(error instanceof Error ? (error.stack ?? error.message) : error)
   failed = true
 } finally {
   await cleanUp()
