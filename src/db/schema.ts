@@ -2,7 +2,7 @@
 // store what the API would refuse; indexes serve every list shape (user first, then each sort key
 // and id).
 import { sql } from 'drizzle-orm'
-import { bigint, boolean, check, customType, foreignKey, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { type AnyPgColumn, bigint, boolean, check, customType, foreignKey, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
 
 // Declared in rank order: Postgres sorts enum values by declaration, so `ORDER BY priority` is by rank.
 export const priorities = ['none', 'low', 'medium', 'high'] as const
@@ -84,6 +84,13 @@ export const tasks = pgTable(
 // in ISO 8601 form is read right. (Bun's client hands over Dates, which pass through.)
 const readInstant = (value: unknown) => (typeof value === 'string' ? new Date(value.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00')) : (value as Date))
 for (const column of [tasks.completedAt, tasks.dueAt, tasks.createdAt, tasks.updatedAt]) column.mapFromDriverValue = readInstant
+
+/**
+ * An instant as the API writes it (toISOString's form: UTC, milliseconds, "Z"), formatted by
+ * Postgres as the row is read: no Date per value in the service, and the same text on every driver
+ * (years 0001-0099 included, which are the only ones Postgres and the API share below 1000).
+ */
+export const instantText = (column: AnyPgColumn) => sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 
 export type TaskRow = typeof tasks.$inferSelect
 export type ListRow = typeof lists.$inferSelect

@@ -4,10 +4,11 @@
 import { and, asc, eq, inArray, sql, TransactionRollbackError } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { lockOrder, placeIn, type Anchor, type Collection, type Placement } from '../db/positions'
-import { lists, tasks, type ListRow } from '../db/schema'
+import { lists, tasks } from '../db/schema'
+import { statement } from '../db/statement'
 import { fieldError } from '../http/errors'
 import { recorded, respacedToo } from '../sync/record'
-import { ownListAnchorMessage } from './model'
+import { listColumns, ownListAnchorMessage, type List } from './model'
 
 
 /** The anchor of a move (`after` or `before`, never both, never the moved object itself). */
@@ -37,17 +38,25 @@ function owned(userId: string, id: string, ifMatch: readonly number[] | null = n
 /** `exists(…)`: whether `listId` is one of the caller's lists, for use inside a larger statement. */
 export const ownsListSql = (userId: string, listId: string) => sql`exists (select 1 from ${lists} where ${owned(userId, listId)})`
 
+const p = sql.placeholder
+/** The caller's list (placeholders userId, id); with `ifMatch`, only at one of the versions in `versions` ("1,2"). */
+const ownedBy = (ifMatch: boolean) =>
+  and(eq(lists.id, p('id')), eq(lists.userId, p('userId')), ifMatch ? sql`${lists.version} = any(string_to_array(${p('versions')}, ',')::int[])` : undefined)
+const owns = statement((db) => db.select({ ok: sql`exists (select 1 from ${lists} where ${ownedBy(false)})`.mapWith(Boolean) }).from(sql`(select 1) as one`))
+const all = statement((db) => db.select(listColumns).from(lists).where(eq(lists.userId, p('userId'))).orderBy(asc(lists.position), asc(lists.id)))
+const oneList = [false, true].map((ifMatch) => statement((db) => db.select(listColumns).from(lists).where(ownedBy(ifMatch))))
+
 export async function ownsList(db: Database, userId: string, listId: string): Promise<boolean> {
-  const [row] = await db.select({ ok: ownsListSql(userId, listId).mapWith(Boolean) }).from(sql`(select 1) as one`)
+  const [row] = await owns.run(db, { userId, id: listId })
   return row!.ok
 }
 
-export function allLists(db: Database, userId: string): Promise<ListRow[]> {
-  return db.select().from(lists).where(eq(lists.userId, userId)).orderBy(asc(lists.position), asc(lists.id))
+export function allLists(db: Database, userId: string): Promise<List[]> {
+  return all.run(db, { userId })
 }
 
-export async function getList(db: Database, userId: string, id: string): Promise<ListRow | undefined> {
-  const [row] = await db.select().from(lists).where(owned(userId, id))
+export async function getList(db: Database, userId: string, id: string): Promise<List | undefined> {
+  const [row] = await oneList[0]!.run(db, { userId, id })
   return row
 }
 
@@ -55,11 +64,11 @@ export async function getList(db: Database, userId: string, id: string): Promise
  * Creates a list at the end of the caller's lists, under the ordering lock (a re-spacing keeps the
  * first key from going down, not the last from going up).
  */
-export function createList(db: Database, userId: string, name: string): Promise<ListRow> {
+export function createList(db: Database, userId: string, name: string): Promise<List> {
   return db.transaction(async (tx) => {
     await lockOrder(tx, userId)
     const { position, respaced } = await placeIn(tx, userLists(userId), null, { at: 'end' })
-    const insert = tx.insert(lists).values({ id: Bun.randomUUIDv7(), userId, name: name.trim(), position }).returning()
+    const insert = tx.insert(lists).values({ id: Bun.randomUUIDv7(), userId, name: name.trim(), position }).returning(listColumns)
     const [row] = await recorded(tx, userId, 'list', 'upsert', insert, respacedToo('list', respaced))
     return row!
   })
@@ -69,22 +78,22 @@ export function createList(db: Database, userId: string, name: string): Promise<
  * Renames a list; `undefined` when the caller has no such list, or not at a version `ifMatch`
  * names. No name is no change.
  */
-export async function renameList(db: Database, userId: string, id: string, name: string | undefined, ifMatch: readonly number[] | null = null): Promise<ListRow | undefined> {
+export async function renameList(db: Database, userId: string, id: string, name: string | undefined, ifMatch: readonly number[] | null = null): Promise<List | undefined> {
   if (name === undefined) {
-    const [row] = await db.select().from(lists).where(owned(userId, id, ifMatch))
+    const [row] = await oneList[ifMatch === null ? 0 : 1]!.run(db, { userId, id, versions: ifMatch?.join(',') })
     return row
   }
   const update = db
     .update(lists)
     .set({ name: name.trim(), version: sql`${lists.version} + 1`, updatedAt: sql`now()` })
     .where(owned(userId, id, ifMatch))
-    .returning()
+    .returning(listColumns)
   const [row] = await recorded(db, userId, 'list', 'upsert', update)
   return row
 }
 
 /** Places a list after or before another of the caller's lists, or first; `undefined` when the caller has no such list. */
-export function moveList(db: Database, userId: string, id: string, move: { after?: string; before?: string }, ifMatch: readonly number[] | null = null): Promise<ListRow | undefined> {
+export function moveList(db: Database, userId: string, id: string, move: { after?: string; before?: string }, ifMatch: readonly number[] | null = null): Promise<List | undefined> {
   const anchor = anchorOf(move, id)
   return db.transaction(async (tx) => {
     await lockOrder(tx, userId)
@@ -102,7 +111,7 @@ export function moveList(db: Database, userId: string, id: string, move: { after
       .update(lists)
       .set({ position, version: sql`${lists.version} + 1`, updatedAt: sql`now()` })
       .where(owned(userId, id, ifMatch))
-      .returning()
+      .returning(listColumns)
     const [row] = await recorded(tx, userId, 'list', 'upsert', update, respacedToo('list', respaced))
     // Renamed meanwhile (renames take no ordering lock): undo the re-spacing too.
     if (!row) tx.rollback()
