@@ -7,7 +7,7 @@ import { and, asc, desc, eq, ilike, inArray, isNull, or, sql, type SQL, type SQL
 import { alias, type PgUpdateSetSource } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
 import { databaseState } from '../db/errors'
-import { lockOrder, placeIn, type Collection } from '../db/positions'
+import { keyBetween, lockOrder, placeIn, type Collection } from '../db/positions'
 import { priorities, tasks } from '../db/schema'
 import { statement, type Statement } from '../db/statement'
 import { fieldError } from '../http/errors'
@@ -27,33 +27,44 @@ export const taskList = (userId: string, listId: string | null): Collection => (
   scope: and(eq(tasks.userId, userId), listId === null ? isNull(tasks.listId) : eq(tasks.listId, listId))!,
 })
 
-/** Creates a task at the top of its list (the inbox unless `list_id` names one of the caller's lists). */
+/**
+ * Creates a task at the top of its list (the inbox unless `list_id` names one of the caller's lists).
+ * No ordering lock and no transaction: a key before the first one stays on top whatever commits
+ * between the read and the insert (src/db/positions.ts), so it is two statements, read then insert;
+ * only when the first key leaves no room is the list re-spaced, in one transaction with the insert.
+ */
 export function createTask(db: Database, userId: string, input: CreateTask): Promise<Task> {
-  const completed = input.completed ?? false
   const listId = input.list_id ?? null
-  return inList(() =>
-    // No ordering lock: a key before the first one stays on top (src/db/positions.ts).
-    db.transaction(async (tx) => {
-      const { position, respaced } = await placeIn(tx, taskList(userId, listId), null, { at: 'top' })
-      const insert = tx
-        .insert(tasks)
-        .values({
-          id: Bun.randomUUIDv7(),
-          userId,
-          listId,
-          title: input.title.trim(),
-          description: input.description ?? null,
-          completed,
-          completedAt: completed ? sql`now()` : null,
-          priority: input.priority ?? 'none',
-          dueAt: toDate(input.due_at),
-          position,
-        })
-        .returning(taskColumns)
-      const [row] = await recorded(tx, userId, 'task', 'upsert', insert, respacedToo('task', respaced))
-      return row!
-    }),
-  )
+  return inList(async () => {
+    const [first] = await firstKey[listId === null ? 0 : 1]!.run(db, { userId, listId })
+    const position = keyBetween(null, first?.position ?? null)
+    if (position !== null) return insertTask(db, userId, input, position, [])
+    return db.transaction(async (tx) => {
+      const place = await placeIn(tx, taskList(userId, listId), null, { at: 'top' })
+      return insertTask(tx, userId, input, place.position, place.respaced)
+    })
+  })
+}
+
+async function insertTask(db: Database, userId: string, input: CreateTask, position: string, respaced: readonly string[]): Promise<Task> {
+  const completed = input.completed ?? false
+  const insert = db
+    .insert(tasks)
+    .values({
+      id: Bun.randomUUIDv7(),
+      userId,
+      listId: input.list_id ?? null,
+      title: input.title.trim(),
+      description: input.description ?? null,
+      completed,
+      completedAt: completed ? sql`now()` : null,
+      priority: input.priority ?? 'none',
+      dueAt: toDate(input.due_at),
+      position,
+    })
+    .returning(taskColumns)
+  const [row] = await recorded(db, userId, 'task', 'upsert', insert, respacedToo('task', respaced))
+  return row!
 }
 
 const p = sql.placeholder
@@ -61,6 +72,11 @@ const p = sql.placeholder
 const ownedBy = (ifMatch: boolean) =>
   and(eq(tasks.id, p('id')), eq(tasks.userId, p('userId')), ifMatch ? sql`${tasks.version} = any(string_to_array(${p('versions')}, ',')::int[])` : undefined)
 const oneTask = [false, true].map((ifMatch) => statement((db) => db.select(taskColumns).from(tasks).where(ownedBy(ifMatch))))
+
+// The first key of the inbox, or of list `listId` (as placeIn reads a neighbour).
+const firstKey = [isNull(tasks.listId), eq(tasks.listId, p('listId'))].map((inList) =>
+  statement((db) => db.select({ position: tasks.position }).from(tasks).where(and(eq(tasks.userId, p('userId')), inList)).orderBy(asc(tasks.position), asc(tasks.id)).limit(1)),
+)
 
 export async function getTask(db: Database, userId: string, id: string): Promise<Task | undefined> {
   const [row] = await oneTask[0]!.run(db, { userId, id })
