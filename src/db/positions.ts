@@ -14,6 +14,7 @@ import { and, asc, desc, gt, lt, ne, sql, type SQL } from 'drizzle-orm'
 import { generateKeyBetween, generateNKeysBetween } from 'fractional-indexing'
 import type { Database } from './client'
 import { type lists, MAX_POSITION_LENGTH, type tasks } from './schema'
+import { statement } from './statement'
 
 /** An ordered collection: the table and the condition that selects its rows (user, and list). */
 export interface Collection {
@@ -33,9 +34,11 @@ export type Placement = { after: Anchor } | { before: Anchor } | { at: 'top' | '
 // Distinguishes our advisory locks from the migrator's (a single bigint key lives in another space).
 const ORDER_LOCK_CLASS = 0x6f72 // "or"
 
+const lock = statement((db) => db.select({ locked: sql`pg_advisory_xact_lock(${ORDER_LOCK_CLASS}::int, hashtext(${sql.placeholder('userId')}))` }).from(sql`(select 1) as one`))
+
 /** Serializes every ordering write of one user until the transaction ends. */
 export async function lockOrder(tx: Database, userId: string): Promise<void> {
-  await tx.execute(sql`select pg_advisory_xact_lock(${ORDER_LOCK_CLASS}::int, hashtext(${userId}))`)
+  await lock.run(tx, { userId })
 }
 
 /** A key strictly between `lo` and `hi` (null: open end), or null when none of at most 64 characters fits. */

@@ -1,7 +1,7 @@
 // Every query that reads or writes lists. Each takes the caller's userId and filters by it; each
 // write is one function, one statement or one transaction (placing a list takes the user's
 // ordering lock, src/db/positions.ts).
-import { and, asc, eq, inArray, sql, TransactionRollbackError } from 'drizzle-orm'
+import { and, asc, eq, inArray, sql, TransactionRollbackError, type SQLWrapper } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { lockOrder, placeIn, type Anchor, type Collection, type Placement } from '../db/positions'
 import { lists, tasks } from '../db/schema'
@@ -36,7 +36,8 @@ function owned(userId: string, id: string, ifMatch: readonly number[] | null = n
 }
 
 /** `exists(…)`: whether `listId` is one of the caller's lists, for use inside a larger statement. */
-export const ownsListSql = (userId: string, listId: string) => sql`exists (select 1 from ${lists} where ${owned(userId, listId)})`
+export const ownsListSql = (userId: SQLWrapper | string, listId: SQLWrapper | string) =>
+  sql`exists (select 1 from ${lists} where ${and(eq(lists.id, listId), eq(lists.userId, userId))})`
 
 const p = sql.placeholder
 /** The caller's list (placeholders userId, id); with `ifMatch`, only at one of the versions in `versions` ("1,2"). */

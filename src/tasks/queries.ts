@@ -141,17 +141,13 @@ export async function moveTask(db: Database, userId: string, id: string, move: M
     db.transaction(async (tx) => {
       await lockOrder(tx, userId)
       // One read, after the lock: the task, the anchor and the target list, each by its key.
-      const other = alias(tasks, 'anchor')
-      const [state] = await tx
-        .select({
-          listId: tasks.listId,
-          listOk: move.list_id ? ownsListSql(userId, move.list_id).mapWith(Boolean) : sql<boolean>`true`.mapWith(Boolean),
-          anchor: { id: other.id, listId: other.listId, position: other.position },
-        })
-        .from(tasks)
-        .leftJoin(other, anchor ? and(eq(other.id, anchor.id), eq(other.userId, userId)) : sql`false`)
-        // A stale If-Match stops here, before any other task is re-spaced.
-        .where(owned(userId, id, ifMatch))
+      const [state] = await moveStates[(anchor ? 4 : 0) + (move.list_id ? 2 : 0) + (ifMatch === null ? 0 : 1)]!.run(tx, {
+        userId,
+        id,
+        versions: ifMatch?.join(','),
+        anchorId: anchor?.id,
+        listId: move.list_id,
+      })
       if (!state) return undefined
       if (!state.listOk) throw fieldError('list_id', ownListMessage)
       const target = move.list_id !== undefined ? move.list_id : state.listId
@@ -164,6 +160,25 @@ export async function moveTask(db: Database, userId: string, id: string, move: M
     }).catch(undoneByPrecondition),
   )
 }
+
+// A move's read (placeholders userId, id, versions, anchorId, listId), one statement per shape:
+// with or without an anchor, a target list and If-Match (index: anchor 4, list 2, If-Match 1).
+const moveStates = Array.from({ length: 8 }, (_, shape) => {
+  const [withAnchor, toList, ifMatch] = [(shape & 4) !== 0, (shape & 2) !== 0, (shape & 1) !== 0]
+  const other = alias(tasks, 'anchor')
+  return statement((db) =>
+    db
+      .select({
+        listId: tasks.listId,
+        listOk: (toList ? ownsListSql(p('userId'), p('listId')) : sql`true`).mapWith(Boolean),
+        anchor: { id: other.id, listId: other.listId, position: other.position },
+      })
+      .from(tasks)
+      .leftJoin(other, withAnchor ? and(eq(other.id, p('anchorId')), eq(other.userId, p('userId'))) : sql`false`)
+      // A stale If-Match stops here, before any other task is re-spaced.
+      .where(ownedBy(ifMatch)),
+  )
+})
 
 /** Flips `completed`, or sets it when `completed` is given. */
 export function toggleTask(db: Database, userId: string, id: string, completed?: boolean, ifMatch: IfMatch = null): Promise<Task | undefined> {
