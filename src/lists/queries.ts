@@ -28,7 +28,7 @@ export function placementOf(anchor: { field: 'after' | 'before' } | undefined, r
 }
 
 /** A user's lists, as an ordered collection. */
-const userLists = (userId: string): Collection => ({ table: lists, userId, scope: eq(lists.userId, userId) })
+const userLists = (userId: string): Collection => ({ table: lists, userId })
 
 /** The caller's list `id`; with `ifMatch`, only at one of those versions (If-Match, in the write's own WHERE). */
 function owned(userId: string, id: string, ifMatch: readonly number[] | null = null) {

@@ -7,7 +7,7 @@ import { and, asc, desc, eq, ilike, inArray, isNull, or, sql, type SQL, type SQL
 import { alias, type PgUpdateSetSource } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
 import { databaseState } from '../db/errors'
-import { keyBetween, lockOrder, placeIn, type Collection } from '../db/positions'
+import { firstKey, keyBetween, lockOrder, placeIn, type Collection } from '../db/positions'
 import { priorities, tasks } from '../db/schema'
 import { statement, type Statement } from '../db/statement'
 import { fieldError } from '../http/errors'
@@ -21,11 +21,7 @@ type Changes = PgUpdateSetSource<typeof tasks>
 export type IfMatch = readonly number[] | null
 
 /** The tasks of one list (null: the inbox) of one user, as an ordered collection. */
-export const taskList = (userId: string, listId: string | null): Collection => ({
-  table: tasks,
-  userId,
-  scope: and(eq(tasks.userId, userId), listId === null ? isNull(tasks.listId) : eq(tasks.listId, listId))!,
-})
+export const taskList = (userId: string, listId: string | null): Collection => ({ table: tasks, userId, listId })
 
 /**
  * Creates a task at the top of its list (the inbox unless `list_id` names one of the caller's lists).
@@ -36,8 +32,7 @@ export const taskList = (userId: string, listId: string | null): Collection => (
 export function createTask(db: Database, userId: string, input: CreateTask): Promise<Task> {
   const listId = input.list_id ?? null
   return inList(async () => {
-    const [first] = await firstKey[listId === null ? 0 : 1]!.run(db, { userId, listId })
-    const position = keyBetween(null, first?.position ?? null)
+    const position = keyBetween(null, await firstKey(db, taskList(userId, listId)))
     if (position !== null) return insertTask(db, userId, input, position, [])
     return db.transaction(async (tx) => {
       const place = await placeIn(tx, taskList(userId, listId), null, { at: 'top' })
@@ -72,11 +67,6 @@ const p = sql.placeholder
 const ownedBy = (ifMatch: boolean) =>
   and(eq(tasks.id, p('id')), eq(tasks.userId, p('userId')), ifMatch ? sql`${tasks.version} = any(string_to_array(${p('versions')}, ',')::int[])` : undefined)
 const oneTask = [false, true].map((ifMatch) => statement((db) => db.select(taskColumns).from(tasks).where(ownedBy(ifMatch))))
-
-// The first key of the inbox, or of list `listId` (as placeIn reads a neighbour).
-const firstKey = [isNull(tasks.listId), eq(tasks.listId, p('listId'))].map((inList) =>
-  statement((db) => db.select({ position: tasks.position }).from(tasks).where(and(eq(tasks.userId, p('userId')), inList)).orderBy(asc(tasks.position), asc(tasks.id)).limit(1)),
-)
 
 export async function getTask(db: Database, userId: string, id: string): Promise<Task | undefined> {
   const [row] = await oneTask[0]!.run(db, { userId, id })
