@@ -50,18 +50,13 @@ export function keyBetween(lo: string | null, hi: string | null): string | null 
   }
 }
 
-/** Where an item goes, and which other items were re-keyed (their versions bumped) to make room. */
-export interface Place {
-  position: string
-  respaced: string[]
-}
-
 /**
  * The key for `moving` (null: a new item) at `placement` in `collection`. Runs inside a transaction;
  * for anything but a new item at the top, one that already holds the user's ordering lock. When it
- * re-spaces, the other items' new keys are written here; the caller writes the moving item's.
+ * re-spaces, the other items' new keys are written here (each enters the change log like any
+ * write); the caller writes the moving item's.
  */
-export async function placeIn(tx: Database, collection: Collection, moving: string | null, placement: Placement): Promise<Place> {
+export async function placeIn(tx: Database, collection: Collection, moving: string | null, placement: Placement): Promise<string> {
   const { table, scope } = collection
   const others = moving === null ? scope : and(scope, ne(table.id, moving))!
   const neighbour = async (beyond: SQL | undefined, ascending: boolean) => {
@@ -91,7 +86,7 @@ export async function placeIn(tx: Database, collection: Collection, moving: stri
     hi = null
   }
   const position = keyBetween(lo, hi)
-  return position !== null ? { position, respaced: [] } : respace(tx, collection.userId, collection, others, placement)
+  return position ?? respace(tx, collection.userId, collection, others, placement)
 }
 
 /**
@@ -114,7 +109,7 @@ export function respaced(rows: readonly Anchor[], placement: Placement): { chang
 }
 
 /** Re-keys the whole collection evenly, the moving item at its place; returns the moving item's key. */
-async function respace(tx: Database, user: string, { table }: Collection, others: SQL, placement: Placement): Promise<Place> {
+async function respace(tx: Database, user: string, { table }: Collection, others: SQL, placement: Placement): Promise<string> {
   // Held already by a move (it is re-entrant); taken here for a create. The rows are read after it.
   await lockOrder(tx, user)
   const rows = await tx.select({ id: table.id, position: table.position }).from(table).where(others).orderBy(asc(table.position), asc(table.id))
@@ -127,5 +122,5 @@ async function respace(tx: Database, user: string, { table }: Collection, others
       from (values ${sql.join(values.slice(i, i + 5000), sql`, `)}) as v(id, position)
       where ${table.id} = v.id and ${others}`)
   }
-  return { position, respaced: changed.map((c) => c.id) }
+  return position
 }

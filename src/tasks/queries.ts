@@ -10,7 +10,6 @@ import { priorities, tasks, type TaskRow } from '../db/schema'
 import { fieldError } from '../http/errors'
 import { isId, isStorableInstant } from '../http/formats'
 import { anchorOf, ownsList, ownsListSql, placementOf, undoneByPrecondition } from '../lists/queries'
-import { recorded, respacedToo } from '../sync/record'
 import { listFilterMessage, ownListMessage, ownTaskMessage, type CreateTask, type ListRequest, type MoveTask, type SortKey, type UpdateTask } from './model'
 
 type Changes = PgUpdateSetSource<typeof tasks>
@@ -31,8 +30,8 @@ export function createTask(db: Database, userId: string, input: CreateTask): Pro
   return inList(() =>
     // No ordering lock: a key before the first one stays on top (src/db/positions.ts).
     db.transaction(async (tx) => {
-      const { position, respaced } = await placeIn(tx, taskList(userId, listId), null, { at: 'top' })
-      const insert = tx
+      const position = await placeIn(tx, taskList(userId, listId), null, { at: 'top' })
+      const [row] = await tx
         .insert(tasks)
         .values({
           id: Bun.randomUUIDv7(),
@@ -47,7 +46,6 @@ export function createTask(db: Database, userId: string, input: CreateTask): Pro
           position,
         })
         .returning()
-      const [row] = await recorded(tx, userId, 'task', 'upsert', insert, respacedToo('task', respaced))
       return row!
     }),
   )
@@ -82,13 +80,8 @@ export async function updateTask(db: Database, userId: string, id: string, patch
         // A stale If-Match stops here, before any other task is re-spaced.
         const [current] = await tx.select({ listId: tasks.listId }).from(tasks).where(owned(userId, id, ifMatch))
         if (!current) return undefined
-        let respaced: string[] = []
-        if (current.listId !== listId) {
-          const place = await placeIn(tx, taskList(userId, listId), id, { at: 'top' })
-          Object.assign(changes, { listId, position: place.position })
-          respaced = place.respaced
-        }
-        const row = Object.keys(changes).length === 0 ? await unchanged(tx, userId, id, ifMatch) : await write(tx, userId, id, changes, ifMatch, respaced)
+        if (current.listId !== listId) Object.assign(changes, { listId, position: await placeIn(tx, taskList(userId, listId), id, { at: 'top' }) })
+        const row = Object.keys(changes).length === 0 ? await unchanged(tx, userId, id, ifMatch) : await write(tx, userId, id, changes, ifMatch)
         // Changed meanwhile (only moves take the ordering lock): undo the re-spacing too.
         if (!row) tx.rollback()
         return row
@@ -131,8 +124,8 @@ export async function moveTask(db: Database, userId: string, id: string, move: M
       if (!state.listOk) throw fieldError('list_id', ownListMessage)
       const target = move.list_id !== undefined ? move.list_id : state.listId
       if (anchor && state.anchor && state.anchor.listId !== target) throw fieldError(anchor.field, 'must be a task in the list the task is moved to')
-      const { position, respaced } = await placeIn(tx, taskList(userId, target), id, placementOf(anchor, state.anchor, ownTaskMessage))
-      const row = await write(tx, userId, id, { listId: target, position }, ifMatch, respaced)
+      const position = await placeIn(tx, taskList(userId, target), id, placementOf(anchor, state.anchor, ownTaskMessage))
+      const row = await write(tx, userId, id, { listId: target, position }, ifMatch)
       // Changed meanwhile (only moves take the ordering lock): undo the re-spacing too.
       if (!row) tx.rollback()
       return row
@@ -155,29 +148,27 @@ export function toggleTask(db: Database, userId: string, id: string, completed?:
   )
 }
 
-/** Updates one task, recording its change (and those of the tasks a re-spacing re-keyed before it). */
-async function write(db: Database, userId: string, id: string, changes: Changes, ifMatch: IfMatch = null, respaced: readonly string[] = []) {
-  const update = db
+/** Updates one task. */
+async function write(db: Database, userId: string, id: string, changes: Changes, ifMatch: IfMatch = null) {
+  const [row] = await db
     .update(tasks)
     .set({ ...changes, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` })
     .where(owned(userId, id, ifMatch))
     .returning()
-  const [row] = await recorded(db, userId, 'task', 'upsert', update, respacedToo('task', respaced))
   return row
 }
 
 export async function deleteTask(db: Database, userId: string, id: string, ifMatch: IfMatch = null): Promise<boolean> {
-  const rows = await recorded(db, userId, 'task', 'delete', db.delete(tasks).where(owned(userId, id, ifMatch)).returning({ id: tasks.id }))
+  const rows = await db.delete(tasks).where(owned(userId, id, ifMatch)).returning({ id: tasks.id })
   return rows.length > 0
 }
 
 /** Deletes the caller's completed tasks, within one list when `listId` is given ('none': the inbox). */
 export async function clearCompleted(db: Database, userId: string, listId?: string): Promise<number> {
-  const remove = db
+  const rows = await db
     .delete(tasks)
     .where(and(eq(tasks.userId, userId), eq(tasks.completed, true), listFilter(listId)))
     .returning({ id: tasks.id })
-  const rows = await recorded(db, userId, 'task', 'delete', remove)
   // Nothing deleted: only then is it worth asking whether the list is the caller's at all.
   if (rows.length === 0) await checkListFilter(db, userId, listId)
   return rows.length
