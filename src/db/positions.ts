@@ -86,12 +86,6 @@ export function keyBetween(lo: string | null, hi: string | null): string | null 
   }
 }
 
-/** Where an item goes, and which other items were re-keyed (their versions bumped) to make room. */
-export interface Place {
-  position: string
-  respaced: string[]
-}
-
 async function neighbourOf(db: Database, collection: Collection, moving: string | null, side: Side, anchor?: Anchor) {
   const listId = 'listId' in collection ? collection.listId : null
   const values = { userId: collection.userId, listId, moving, anchorPosition: anchor?.position, anchorId: anchor?.id }
@@ -105,9 +99,10 @@ export const firstKey = (db: Database, collection: Collection) => neighbourOf(db
 /**
  * The key for `moving` (null: a new item) at `placement` in `collection`. Runs inside a transaction;
  * for anything but a new item at the top, one that already holds the user's ordering lock. When it
- * re-spaces, the other items' new keys are written here; the caller writes the moving item's.
+ * re-spaces, the other items' new keys are written here (each enters the change log like any
+ * write); the caller writes the moving item's.
  */
-export async function placeIn(tx: Database, collection: Collection, moving: string | null, placement: Placement): Promise<Place> {
+export async function placeIn(tx: Database, collection: Collection, moving: string | null, placement: Placement): Promise<string> {
   const neighbour = (side: Side, anchor?: Anchor) => neighbourOf(tx, collection, moving, side, anchor)
   let lo: string | null
   let hi: string | null
@@ -125,7 +120,7 @@ export async function placeIn(tx: Database, collection: Collection, moving: stri
     hi = null
   }
   const position = keyBetween(lo, hi)
-  if (position !== null) return { position, respaced: [] }
+  if (position !== null) return position
   const scope = scopeOf(collection)
   return respace(tx, collection.userId, collection, moving === null ? scope : and(scope, ne(collection.table.id, moving))!, placement)
 }
@@ -150,7 +145,7 @@ export function respaced(rows: readonly Anchor[], placement: Placement): { chang
 }
 
 /** Re-keys the whole collection evenly, the moving item at its place; returns the moving item's key. */
-async function respace(tx: Database, user: string, { table }: Collection, others: SQL, placement: Placement): Promise<Place> {
+async function respace(tx: Database, user: string, { table }: Collection, others: SQL, placement: Placement): Promise<string> {
   // Held already by a move (it is re-entrant); taken here for a create. The rows are read after it.
   await lockOrder(tx, user)
   const rows = await tx.select({ id: table.id, position: table.position }).from(table).where(others).orderBy(asc(table.position), asc(table.id))
@@ -163,5 +158,5 @@ async function respace(tx: Database, user: string, { table }: Collection, others
       from (values ${sql.join(values.slice(i, i + 5000), sql`, `)}) as v(id, position)
       where ${table.id} = v.id and ${others}`)
   }
-  return { position, respaced: changed.map((c) => c.id) }
+  return position
 }

@@ -96,7 +96,8 @@ export type TaskRow = typeof tasks.$inferSelect
 export type ListRow = typeof lists.$inferSelect
 
 // ---- Sync: the change log ----------------------------------------------------------------------
-// Every write records its change in the same statement (src/sync/record.ts). A user's changes are
+// Every write to tasks and lists is recorded by a trigger at commit (drizzle/0004_sync_triggers.sql,
+// src/sync/record.ts). A user's changes are
 // numbered by that user's counter, taken under the counter row's lock, so they become visible in
 // number order: no change can appear behind a cursor already handed out.
 

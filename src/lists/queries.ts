@@ -7,7 +7,6 @@ import { lockOrder, placeIn, type Anchor, type Collection, type Placement } from
 import { lists, tasks } from '../db/schema'
 import { statement } from '../db/statement'
 import { fieldError } from '../http/errors'
-import { recorded, respacedToo } from '../sync/record'
 import { listColumns, ownListAnchorMessage, type List } from './model'
 
 
@@ -68,9 +67,8 @@ export async function getList(db: Database, userId: string, id: string): Promise
 export function createList(db: Database, userId: string, name: string): Promise<List> {
   return db.transaction(async (tx) => {
     await lockOrder(tx, userId)
-    const { position, respaced } = await placeIn(tx, userLists(userId), null, { at: 'end' })
-    const insert = tx.insert(lists).values({ id: Bun.randomUUIDv7(), userId, name: name.trim(), position }).returning(listColumns)
-    const [row] = await recorded(tx, userId, 'list', 'upsert', insert, respacedToo('list', respaced))
+    const position = await placeIn(tx, userLists(userId), null, { at: 'end' })
+    const [row] = await tx.insert(lists).values({ id: Bun.randomUUIDv7(), userId, name: name.trim(), position }).returning(listColumns)
     return row!
   })
 }
@@ -84,12 +82,11 @@ export async function renameList(db: Database, userId: string, id: string, name:
     const [row] = await oneList[ifMatch === null ? 0 : 1]!.run(db, { userId, id, versions: ifMatch?.join(',') })
     return row
   }
-  const update = db
+  const [row] = await db
     .update(lists)
     .set({ name: name.trim(), version: sql`${lists.version} + 1`, updatedAt: sql`now()` })
     .where(owned(userId, id, ifMatch))
     .returning(listColumns)
-  const [row] = await recorded(db, userId, 'list', 'upsert', update)
   return row
 }
 
@@ -107,13 +104,12 @@ export function moveList(db: Database, userId: string, id: string, move: { after
     // A stale If-Match stops here, before any other list is re-spaced.
     if (!self || (ifMatch !== null && !ifMatch.includes(self.version))) return undefined
     const placement = placementOf(anchor, rows.find((r) => r.id === anchor?.id), ownListAnchorMessage)
-    const { position, respaced } = await placeIn(tx, userLists(userId), id, placement)
-    const update = tx
+    const position = await placeIn(tx, userLists(userId), id, placement)
+    const [row] = await tx
       .update(lists)
       .set({ position, version: sql`${lists.version} + 1`, updatedAt: sql`now()` })
       .where(owned(userId, id, ifMatch))
       .returning(listColumns)
-    const [row] = await recorded(tx, userId, 'list', 'upsert', update, respacedToo('list', respaced))
     // Renamed meanwhile (renames take no ordering lock): undo the re-spacing too.
     if (!row) tx.rollback()
     return row
@@ -132,10 +128,6 @@ export function undoneByPrecondition(error: unknown): undefined {
  * tasks beside it: that one would go ahead when the list's own If-Match check fails.)
  */
 export async function deleteList(db: Database, userId: string, id: string, ifMatch: readonly number[] | null = null): Promise<boolean> {
-  const rows = await recorded(db, userId, 'list', 'delete', db.delete(lists).where(owned(userId, id, ifMatch)).returning({ id: lists.id }), [
-    // The cascade gives no ids back: the list's tasks are read in the same statement (before the
-    // cascade runs), only when the list itself was deleted, and each gets its tombstone too.
-    { kind: 'task', op: 'delete', write: (deleted) => db.select({ id: tasks.id }).from(tasks).where(and(eq(tasks.userId, userId), eq(tasks.listId, id), deleted)) },
-  ])
+  const rows = await db.delete(lists).where(owned(userId, id, ifMatch)).returning({ id: lists.id })
   return rows.length > 0
 }

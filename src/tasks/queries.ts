@@ -3,7 +3,7 @@
 // when it places a task in a list's order (src/db/positions.ts). Each write is one function here.
 // Reads are statements built once (src/db/statement.ts); every query returns tasks in their wire
 // shape (taskColumns).
-import { and, asc, desc, eq, ilike, inArray, isNull, or, sql, type SQL, type SQLWrapper } from 'drizzle-orm'
+import { and, asc, desc, eq, ilike, isNull, or, sql, type SQL, type SQLWrapper } from 'drizzle-orm'
 import { alias, type PgUpdateSetSource } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
 import { databaseState } from '../db/errors'
@@ -13,10 +13,10 @@ import { statement, type Statement } from '../db/statement'
 import { fieldError } from '../http/errors'
 import { isId, isStorableInstant } from '../http/formats'
 import { anchorOf, ownsList, ownsListSql, placementOf, undoneByPrecondition } from '../lists/queries'
-import { recorded, respacedToo } from '../sync/record'
 import { listFilterMessage, ownListMessage, ownTaskMessage, taskColumns, type CreateTask, type ListRequest, type MoveTask, type SortKey, type Task, type UpdateTask } from './model'
 
-type Changes = PgUpdateSetSource<typeof tasks>
+const p = sql.placeholder
+
 /** The versions a write may apply to (from If-Match), or `null` for any. */
 export type IfMatch = readonly number[] | null
 
@@ -33,36 +33,45 @@ export function createTask(db: Database, userId: string, input: CreateTask): Pro
   const listId = input.list_id ?? null
   return inList(async () => {
     const position = keyBetween(null, await firstKey(db, taskList(userId, listId)))
-    if (position !== null) return insertTask(db, userId, input, position, [])
-    return db.transaction(async (tx) => {
-      const place = await placeIn(tx, taskList(userId, listId), null, { at: 'top' })
-      return insertTask(tx, userId, input, place.position, place.respaced)
-    })
+    if (position !== null) return insertTask(db, userId, input, position)
+    return db.transaction(async (tx) => insertTask(tx, userId, input, await placeIn(tx, taskList(userId, listId), null, { at: 'top' })))
   })
 }
 
-async function insertTask(db: Database, userId: string, input: CreateTask, position: string, respaced: readonly string[]): Promise<Task> {
-  const completed = input.completed ?? false
-  const insert = db
+// The insert, built once (placeholders for every value).
+const insert = statement((db) =>
+  db
     .insert(tasks)
     .values({
-      id: Bun.randomUUIDv7(),
-      userId,
-      listId: input.list_id ?? null,
-      title: input.title.trim(),
-      description: input.description ?? null,
-      completed,
-      completedAt: completed ? sql`now()` : null,
-      priority: input.priority ?? 'none',
-      dueAt: toDate(input.due_at),
-      position,
+      id: p('id'),
+      userId: p('userId'),
+      listId: sql`${p('listId')}::uuid`,
+      title: p('title'),
+      description: p('description'),
+      completed: sql`${p('completed')}::boolean`,
+      completedAt: sql`case when ${p('completed')}::boolean then now() end`,
+      priority: sql`${p('priority')}::task_priority`,
+      dueAt: sql`${p('dueAt')}::timestamptz`,
+      position: p('position'),
     })
-    .returning(taskColumns)
-  const [row] = await recorded(db, userId, 'task', 'upsert', insert, respacedToo('task', respaced))
+    .returning(taskColumns),
+)
+
+async function insertTask(db: Database, userId: string, input: CreateTask, position: string): Promise<Task> {
+  const [row] = await insert.run(db, {
+    id: Bun.randomUUIDv7(),
+    userId,
+    listId: input.list_id ?? null,
+    title: input.title.trim(),
+    description: input.description ?? null,
+    completed: input.completed ?? false,
+    priority: input.priority ?? 'none',
+    dueAt: instantOf(input.due_at),
+    position,
+  })
   return row!
 }
 
-const p = sql.placeholder
 /** The caller's task `id` (placeholders userId, id); with `ifMatch`, only at one of the versions in `versions` ("1,2"). */
 const ownedBy = (ifMatch: boolean) =>
   and(eq(tasks.id, p('id')), eq(tasks.userId, p('userId')), ifMatch ? sql`${tasks.version} = any(string_to_array(${p('versions')}, ',')::int[])` : undefined)
@@ -80,14 +89,12 @@ export async function getTask(db: Database, userId: string, id: string): Promise
  * `ifMatch` in its own WHERE, so of two writers naming the same version, exactly one succeeds.
  */
 export async function updateTask(db: Database, userId: string, id: string, patch: UpdateTask, ifMatch: IfMatch = null): Promise<Task | undefined> {
-  const changes: Changes = {}
-  if (patch.title !== undefined) changes.title = patch.title.trim()
-  if (patch.description !== undefined) changes.description = patch.description
-  if (patch.priority !== undefined) changes.priority = patch.priority
-  if (patch.due_at !== undefined) changes.dueAt = toDate(patch.due_at)
-  if (patch.completed !== undefined) {
-    changes.completed = patch.completed
-    changes.completedAt = patch.completed ? sql`coalesce(${tasks.completedAt}, now())` : null
+  const changes: Changes = {
+    title: patch.title?.trim(),
+    description: patch.description,
+    priority: patch.priority,
+    dueAt: patch.due_at === undefined ? undefined : instantOf(patch.due_at),
+    completed: patch.completed,
   }
   const listId = patch.list_id
   if (listId !== undefined) {
@@ -95,22 +102,17 @@ export async function updateTask(db: Database, userId: string, id: string, patch
       db.transaction(async (tx) => {
         await lockOrder(tx, userId)
         // A stale If-Match stops here, before any other task is re-spaced.
-        const [current] = await tx.select({ listId: tasks.listId }).from(tasks).where(owned(userId, id, ifMatch))
+        const [current] = await oneTask[ifMatch === null ? 0 : 1]!.run(tx, { userId, id, versions: ifMatch?.join(',') })
         if (!current) return undefined
-        let respaced: string[] = []
-        if (current.listId !== listId) {
-          const place = await placeIn(tx, taskList(userId, listId), id, { at: 'top' })
-          Object.assign(changes, { listId, position: place.position })
-          respaced = place.respaced
-        }
-        const row = Object.keys(changes).length === 0 ? await unchanged(tx, userId, id, ifMatch) : await write(tx, userId, id, changes, ifMatch, respaced)
+        if (current.list_id !== listId) changes.place = { listId, position: await placeIn(tx, taskList(userId, listId), id, { at: 'top' }) }
+        const row = nothingIn(changes) ? await unchanged(tx, userId, id, ifMatch) : await write(tx, userId, id, changes, ifMatch)
         // Changed meanwhile (only moves take the ordering lock): undo the re-spacing too.
         if (!row) tx.rollback()
         return row
       }).catch(undoneByPrecondition),
     )
   }
-  if (Object.keys(changes).length === 0) return unchanged(db, userId, id, ifMatch)
+  if (nothingIn(changes)) return unchanged(db, userId, id, ifMatch)
   return write(db, userId, id, changes, ifMatch)
 }
 
@@ -142,8 +144,8 @@ export async function moveTask(db: Database, userId: string, id: string, move: M
       if (!state.listOk) throw fieldError('list_id', ownListMessage)
       const target = move.list_id !== undefined ? move.list_id : state.listId
       if (anchor && state.anchor && state.anchor.listId !== target) throw fieldError(anchor.field, 'must be a task in the list the task is moved to')
-      const { position, respaced } = await placeIn(tx, taskList(userId, target), id, placementOf(anchor, state.anchor, ownTaskMessage))
-      const row = await write(tx, userId, id, { listId: target, position }, ifMatch, respaced)
+      const position = await placeIn(tx, taskList(userId, target), id, placementOf(anchor, state.anchor, ownTaskMessage))
+      const row = await write(tx, userId, id, { place: { listId: target, position } }, ifMatch)
       // Changed meanwhile (only moves take the ordering lock): undo the re-spacing too.
       if (!row) tx.rollback()
       return row
@@ -172,50 +174,85 @@ const moveStates = Array.from({ length: 8 }, (_, shape) => {
 
 /** Flips `completed`, or sets it when `completed` is given. */
 export function toggleTask(db: Database, userId: string, id: string, completed?: boolean, ifMatch: IfMatch = null): Promise<Task | undefined> {
-  if (completed !== undefined) {
-    return write(db, userId, id, { completed, completedAt: completed ? sql`coalesce(${tasks.completedAt}, now())` : null }, ifMatch)
-  }
-  // In SET, column references read the row as it was before this update.
-  return write(
-    db,
-    userId,
-    id,
-    { completed: sql`not ${tasks.completed}`, completedAt: sql`case when ${tasks.completed} then null else now() end` },
-    ifMatch,
-  )
+  return write(db, userId, id, { completed: completed ?? 'flip' }, ifMatch)
 }
 
-/** Updates one task, recording its change (and those of the tasks a re-spacing re-keyed before it). */
-async function write(db: Database, userId: string, id: string, changes: Changes, ifMatch: IfMatch = null, respaced: readonly string[] = []) {
-  const update = db
-    .update(tasks)
-    .set({ ...changes, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` })
-    .where(owned(userId, id, ifMatch))
-    .returning(taskColumns)
-  const [row] = await recorded(db, userId, 'task', 'upsert', update, respacedToo('task', respaced))
+/** What a write changes; an absent field stays as it is. */
+interface Changes {
+  title?: string
+  description?: string | null
+  priority?: Task['priority']
+  /** As toISOString() writes it (instantOf), or null. */
+  dueAt?: string | null
+  /** 'flip': the opposite of what it is. */
+  completed?: boolean | 'flip'
+  /** Into list `listId` (null: the inbox) at key `position`. */
+  place?: { listId: string | null; position: string }
+}
+
+const nothingIn = (c: Changes) => Object.values(c).every((v) => v === undefined)
+
+/** Which fields an update sets (not their values): each shape is one statement, built on first use. */
+const updates = new Map<string, Statement<Task[]>>()
+
+function updateStatement(changes: Changes, ifMatch: boolean): Statement<Task[]> {
+  const given = (k: keyof Changes) => changes[k] !== undefined
+  const completed = changes.completed === 'flip' ? 'flip' : given('completed') ? 'set' : 'keep'
+  const name = [given('title'), given('description'), given('priority'), given('dueAt'), completed, given('place'), ifMatch].join(' ')
+  let found = updates.get(name)
+  if (found === undefined) {
+    const set: PgUpdateSetSource<typeof tasks> = { version: sql`${tasks.version} + 1`, updatedAt: sql`now()` }
+    if (given('title')) set.title = sql`${p('title')}`
+    if (given('description')) set.description = sql`${p('description')}`
+    if (given('priority')) set.priority = sql`${p('priority')}::task_priority`
+    if (given('dueAt')) set.dueAt = sql`${p('dueAt')}::timestamptz`
+    // In SET, column references read the row as it was before this update.
+    if (completed === 'flip') Object.assign(set, { completed: sql`not ${tasks.completed}`, completedAt: sql`case when ${tasks.completed} then null else now() end` })
+    if (completed === 'set') {
+      Object.assign(set, { completed: sql`${p('completed')}::boolean`, completedAt: sql`case when ${p('completed')}::boolean then coalesce(${tasks.completedAt}, now()) end` })
+    }
+    if (given('place')) Object.assign(set, { listId: sql`${p('listId')}::uuid`, position: sql`${p('position')}` })
+    found = statement((db) => db.update(tasks).set(set).where(ownedBy(ifMatch)).returning(taskColumns))
+    updates.set(name, found)
+  }
+  return found
+}
+
+/** Updates one task: `changes`, its version and updated_at; `undefined` when it is not the caller's (at an `ifMatch` version). */
+async function write(db: Database, userId: string, id: string, changes: Changes, ifMatch: IfMatch = null): Promise<Task | undefined> {
+  const [row] = await updateStatement(changes, ifMatch !== null).run(db, {
+    userId,
+    id,
+    versions: ifMatch?.join(','),
+    title: changes.title,
+    description: changes.description,
+    priority: changes.priority,
+    dueAt: changes.dueAt,
+    completed: changes.completed,
+    listId: changes.place?.listId,
+    position: changes.place?.position,
+  })
   return row
 }
 
+const deletes = [false, true].map((ifMatch) => statement((db) => db.delete(tasks).where(ownedBy(ifMatch)).returning({ id: tasks.id })))
+
 export async function deleteTask(db: Database, userId: string, id: string, ifMatch: IfMatch = null): Promise<boolean> {
-  const rows = await recorded(db, userId, 'task', 'delete', db.delete(tasks).where(owned(userId, id, ifMatch)).returning({ id: tasks.id }))
+  const rows = await deletes[ifMatch === null ? 0 : 1]!.run(db, { userId, id, versions: ifMatch?.join(',') })
   return rows.length > 0
 }
 
+// Per list filter: all the caller's tasks, the inbox's, one list's (placeholders userId, listId).
+const clears = [undefined, isNull(tasks.listId), eq(tasks.listId, p('listId'))].map((inList) =>
+  statement((db) => db.delete(tasks).where(and(eq(tasks.userId, p('userId')), eq(tasks.completed, true), inList)).returning({ id: tasks.id })),
+)
+
 /** Deletes the caller's completed tasks, within one list when `listId` is given ('none': the inbox). */
 export async function clearCompleted(db: Database, userId: string, listId?: string): Promise<number> {
-  const remove = db
-    .delete(tasks)
-    .where(and(eq(tasks.userId, userId), eq(tasks.completed, true), listFilter(listId)))
-    .returning({ id: tasks.id })
-  const rows = await recorded(db, userId, 'task', 'delete', remove)
+  const rows = await clears[listId === undefined ? 0 : listId === 'none' ? 1 : 2]!.run(db, { userId, listId })
   // Nothing deleted: only then is it worth asking whether the list is the caller's at all.
   if (rows.length === 0) await checkListFilter(db, userId, listId)
   return rows.length
-}
-
-function listFilter(listId: string | undefined): SQL | undefined {
-  if (listId === undefined) return undefined
-  return listId === 'none' ? isNull(tasks.listId) : eq(tasks.listId, listId)
 }
 
 async function checkListFilter(db: Database, userId: string, listId: string | undefined) {
@@ -441,10 +478,7 @@ async function inList<T>(write: () => Promise<T>): Promise<T> {
   }
 }
 
-function owned(userId: string, id: string, ifMatch: IfMatch = null) {
-  return and(eq(tasks.id, id), eq(tasks.userId, userId), ifMatch === null ? undefined : inArray(tasks.version, [...ifMatch]))
-}
-
-function toDate(value: string | null | undefined): Date | null {
-  return value == null ? null : new Date(value)
+/** An RFC 3339 instant (or null) as toISOString() writes it: cut to milliseconds, as the API reads every instant. */
+function instantOf(value: string | null | undefined): string | null {
+  return value == null ? null : new Date(value).toISOString()
 }
