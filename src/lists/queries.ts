@@ -1,10 +1,10 @@
 // Every query that reads or writes lists. Each takes the caller's userId and filters by it; each
 // write is one function, one statement or one transaction (placing a list takes the user's
 // ordering lock, src/db/positions.ts).
-import { and, asc, eq, inArray, sql, TransactionRollbackError, type SQLWrapper } from 'drizzle-orm'
+import { and, asc, eq, sql, TransactionRollbackError, type SQLWrapper } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { lockOrder, placeIn, type Anchor, type Collection, type Placement } from '../db/positions'
-import { lists, tasks } from '../db/schema'
+import { lists } from '../db/schema'
 import { statement } from '../db/statement'
 import { fieldError } from '../http/errors'
 import { listColumns, ownListAnchorMessage, type List } from './model'
@@ -28,11 +28,6 @@ export function placementOf(anchor: { field: 'after' | 'before' } | undefined, r
 
 /** A user's lists, as an ordered collection. */
 const userLists = (userId: string): Collection => ({ table: lists, userId })
-
-/** The caller's list `id`; with `ifMatch`, only at one of those versions (If-Match, in the write's own WHERE). */
-function owned(userId: string, id: string, ifMatch: readonly number[] | null = null) {
-  return and(eq(lists.id, id), eq(lists.userId, userId), ifMatch === null ? undefined : inArray(lists.version, [...ifMatch]))
-}
 
 /** `exists(…)`: whether `listId` is one of the caller's lists, for use inside a larger statement. */
 export const ownsListSql = (userId: SQLWrapper | string, listId: SQLWrapper | string) =>
@@ -60,6 +55,24 @@ export async function getList(db: Database, userId: string, id: string): Promise
   return row
 }
 
+// The writes, built once (placeholders for every value; `versions` for If-Match).
+const insert = statement((db) => db.insert(lists).values({ id: p('id'), userId: p('userId'), name: p('name'), position: p('position') }).returning(listColumns))
+const bumped = { version: sql`${lists.version} + 1`, updatedAt: sql`now()` }
+const renames = [false, true].map((ifMatch) =>
+  statement((db) => db.update(lists).set({ name: sql`${p('name')}`, ...bumped }).where(ownedBy(ifMatch)).returning(listColumns)),
+)
+const moves = [false, true].map((ifMatch) =>
+  statement((db) => db.update(lists).set({ position: sql`${p('position')}`, ...bumped }).where(ownedBy(ifMatch)).returning(listColumns)),
+)
+const deletes = [false, true].map((ifMatch) => statement((db) => db.delete(lists).where(ownedBy(ifMatch)).returning({ id: lists.id })))
+// A move's one read: the list and its anchor (the list itself again when there is none).
+const moveRead = statement((db) =>
+  db
+    .select({ id: lists.id, position: lists.position, version: lists.version })
+    .from(lists)
+    .where(and(eq(lists.userId, p('userId')), sql`${lists.id} in (${p('id')}::uuid, ${p('anchorId')}::uuid)`)),
+)
+
 /**
  * Creates a list at the end of the caller's lists, under the ordering lock (a re-spacing keeps the
  * first key from going down, not the last from going up).
@@ -68,7 +81,7 @@ export function createList(db: Database, userId: string, name: string): Promise<
   return db.transaction(async (tx) => {
     await lockOrder(tx, userId)
     const position = await placeIn(tx, userLists(userId), null, { at: 'end' })
-    const [row] = await tx.insert(lists).values({ id: Bun.randomUUIDv7(), userId, name: name.trim(), position }).returning(listColumns)
+    const [row] = await insert.run(tx, { id: Bun.randomUUIDv7(), userId, name: name.trim(), position })
     return row!
   })
 }
@@ -82,11 +95,7 @@ export async function renameList(db: Database, userId: string, id: string, name:
     const [row] = await oneList[ifMatch === null ? 0 : 1]!.run(db, { userId, id, versions: ifMatch?.join(',') })
     return row
   }
-  const [row] = await db
-    .update(lists)
-    .set({ name: name.trim(), version: sql`${lists.version} + 1`, updatedAt: sql`now()` })
-    .where(owned(userId, id, ifMatch))
-    .returning(listColumns)
+  const [row] = await renames[ifMatch === null ? 0 : 1]!.run(db, { userId, id, versions: ifMatch?.join(','), name: name.trim() })
   return row
 }
 
@@ -96,20 +105,13 @@ export function moveList(db: Database, userId: string, id: string, move: { after
   return db.transaction(async (tx) => {
     await lockOrder(tx, userId)
     // One read, after the lock: the list and its anchor, by their keys.
-    const rows = await tx
-      .select({ id: lists.id, position: lists.position, version: lists.version })
-      .from(lists)
-      .where(and(eq(lists.userId, userId), sql`${lists.id} in (${id}::uuid, ${anchor?.id ?? id}::uuid)`))
+    const rows = await moveRead.run(tx, { userId, id, anchorId: anchor?.id ?? id })
     const self = rows.find((r) => r.id === id)
     // A stale If-Match stops here, before any other list is re-spaced.
     if (!self || (ifMatch !== null && !ifMatch.includes(self.version))) return undefined
     const placement = placementOf(anchor, rows.find((r) => r.id === anchor?.id), ownListAnchorMessage)
     const position = await placeIn(tx, userLists(userId), id, placement)
-    const [row] = await tx
-      .update(lists)
-      .set({ position, version: sql`${lists.version} + 1`, updatedAt: sql`now()` })
-      .where(owned(userId, id, ifMatch))
-      .returning(listColumns)
+    const [row] = await moves[ifMatch === null ? 0 : 1]!.run(tx, { userId, id, versions: ifMatch?.join(','), position })
     // Renamed meanwhile (renames take no ordering lock): undo the re-spacing too.
     if (!row) tx.rollback()
     return row
@@ -128,6 +130,6 @@ export function undoneByPrecondition(error: unknown): undefined {
  * tasks beside it: that one would go ahead when the list's own If-Match check fails.)
  */
 export async function deleteList(db: Database, userId: string, id: string, ifMatch: readonly number[] | null = null): Promise<boolean> {
-  const rows = await db.delete(lists).where(owned(userId, id, ifMatch)).returning({ id: lists.id })
+  const rows = await deletes[ifMatch === null ? 0 : 1]!.run(db, { userId, id, versions: ifMatch?.join(',') })
   return rows.length > 0
 }
