@@ -51,10 +51,31 @@ export interface Statement<R> {
 }
 
 /**
- * Builds the query `build` returns once (values it binds per run written as
+ * Builds the query `build` returns once, on first use (values it binds per run written as
  * `sql.placeholder('name')`); its result type is the builder's.
  */
 export function statement<R>(build: (db: Database) => Buildable<R>): Statement<R> {
+  // Built on first use, not at import: the service listens before its first query.
+  let recorded: Recorded | undefined
+  // One prepared query per session: the shared handle's lives as long as the statement, a
+  // transaction's goes with its session.
+  const bySession = new WeakMap<PgSession, PgPreparedQuery<PreparedQueryConfig>>()
+  return {
+    run(db, values = {}) {
+      const session = db._.session as PgSession
+      let query = bySession.get(session)
+      if (query === undefined) {
+        recorded ??= record(build)
+        query = session.prepareQuery(...recorded.args)
+        if (recorded.joinsNotNullableMap) (query as unknown as Recorded).joinsNotNullableMap = recorded.joinsNotNullableMap
+        bySession.set(session, query)
+      }
+      return query.execute(values) as Promise<R>
+    },
+  }
+}
+
+function record(build: (db: Database) => Buildable<unknown>): Recorded {
   const built = build(builder).prepare() as RecordedQuery
   if (!(built instanceof RecordedQuery)) throw new Error('statement(): build must return a query of the handle it is given')
   const args = [...built.args] as Parameters<Prepare>
@@ -64,22 +85,7 @@ export function statement<R>(build: (db: Database) => Buildable<R>): Statement<R
     const mapper = flatMapper(fields)
     if (mapper) args[4] = mapper as Parameters<Prepare>[4]
   }
-  const recorded: Recorded = { args, joinsNotNullableMap: built.joinsNotNullableMap }
-  // One prepared query per session: the shared handle's lives as long as the statement, a
-  // transaction's goes with its session.
-  const bySession = new WeakMap<PgSession, PgPreparedQuery<PreparedQueryConfig>>()
-  return {
-    run(db, values = {}) {
-      const session = db._.session as PgSession
-      let query = bySession.get(session)
-      if (query === undefined) {
-        query = session.prepareQuery(...recorded.args)
-        if (recorded.joinsNotNullableMap) (query as unknown as Recorded).joinsNotNullableMap = recorded.joinsNotNullableMap
-        bySession.set(session, query)
-      }
-      return query.execute(values) as Promise<R>
-    },
-  }
+  return { args, joinsNotNullableMap: built.joinsNotNullableMap }
 }
 
 type Decoder = { mapFromDriverValue(value: unknown): unknown }
