@@ -9,7 +9,7 @@
 // metrics hook on PgPreparedQuery.queryWithCache and the deadlines around Bun.SQL's client still
 // apply).
 //
-// Rows of a flat selection (every field a top-level key, no joined table to null out) are mapped by
+// Rows of a flat selection (every field a top-level key, so no joined table to null out) are mapped by
 // a loop over precomputed keys and decoders, not Drizzle's general mapResultRow (which re-derives
 // each field's decoder and walks its path, for every value).
 import { Column, entityKind, is, SQL } from 'drizzle-orm'
@@ -80,8 +80,9 @@ function record(build: (db: Database) => Buildable<unknown>): Recorded {
   if (!(built instanceof RecordedQuery)) throw new Error('statement(): build must return a query of the handle it is given')
   const args = [...built.args] as Parameters<Prepare>
   const fields = args[1]
-  // isResponseInArrayMode and customResultMapper are the 4th and 5th arguments.
-  if (fields !== undefined && args[4] === undefined && built.joinsNotNullableMap === undefined) {
+  // isResponseInArrayMode and customResultMapper are the 4th and 5th arguments. (A select always
+  // has a joinsNotNullableMap; Drizzle only uses it for nested fields, which a flat mapper refuses.)
+  if (fields !== undefined && args[4] === undefined) {
     const mapper = flatMapper(fields)
     if (mapper) args[4] = mapper as Parameters<Prepare>[4]
   }
