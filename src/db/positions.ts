@@ -10,16 +10,50 @@
 // committed. A create (at the top) needs no lock: a re-spacing never lowers a collection's first
 // key, so a key taken before the first one stays on top whatever commits meanwhile (two creates at
 // once may share a key; the order stays total by id). A re-spacing takes the lock itself.
-import { and, asc, desc, gt, lt, ne, sql, type SQL } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, isNull, lt, ne, sql, type SQL } from 'drizzle-orm'
 import { generateKeyBetween, generateNKeysBetween } from 'fractional-indexing'
 import type { Database } from './client'
 import { type lists, MAX_POSITION_LENGTH, type tasks } from './schema'
+import { statement, type Statement } from './statement'
 
-/** An ordered collection: the table and the condition that selects its rows (user, and list). */
-export interface Collection {
-  table: typeof tasks | typeof lists
-  userId: string
-  scope: SQL
+/** An ordered collection: a user's lists, or the tasks of one of the user's lists (null: the inbox). */
+export type Collection = { table: typeof lists; userId: string } | { table: typeof tasks; userId: string; listId: string | null }
+
+/** The condition that selects a collection's rows: with its values, or with placeholders userId and listId. */
+function scopeOf(c: Collection, placeholders = false): SQL {
+  const value = (name: 'userId' | 'listId', v: string) => (placeholders ? sql.placeholder(name) : v)
+  if (!('listId' in c)) return eq(c.table.userId, value('userId', c.userId))
+  const list = c.listId === null ? isNull(c.table.listId) : eq(c.table.listId, value('listId', c.listId))
+  return and(eq(c.table.userId, value('userId', c.userId)), list)!
+}
+
+type Side = 'after' | 'before' | 'top' | 'end'
+// The neighbour of a gap, one statement per collection kind, side and whether an item is moving
+// (placeholders userId, listId, moving, and the anchor's position and id).
+const neighbours = new Map<string, Statement<{ position: string }[]>>()
+function neighbourStatement(c: Collection, moving: boolean, side: Side) {
+  const kind = !('listId' in c) ? 'lists' : c.listId === null ? 'inbox' : 'list'
+  const name = `${kind} ${moving} ${side}`
+  let found = neighbours.get(name)
+  if (found === undefined) {
+    const { table } = c
+    const scope = scopeOf(c, true)
+    const others = moving ? and(scope, ne(table.id, sql.placeholder('moving')))! : scope
+    const pair = sql`(${table.position}, ${table.id})`
+    const anchor = sql`(${sql.placeholder('anchorPosition')}::text, ${sql.placeholder('anchorId')}::uuid)`
+    const beyond = side === 'after' ? gt(pair, anchor) : side === 'before' ? lt(pair, anchor) : undefined
+    const ascending = side === 'after' || side === 'top'
+    found = statement((db) =>
+      db
+        .select({ position: table.position })
+        .from(table)
+        .where(beyond ? and(others, beyond) : others)
+        .orderBy(...(ascending ? [asc(table.position), asc(table.id)] : [desc(table.position), desc(table.id)]))
+        .limit(1),
+    )
+    neighbours.set(name, found)
+  }
+  return found
 }
 
 /** An item of the collection, as a neighbour or an anchor: its key and its id break ties. */
@@ -33,9 +67,11 @@ export type Placement = { after: Anchor } | { before: Anchor } | { at: 'top' | '
 // Distinguishes our advisory locks from the migrator's (a single bigint key lives in another space).
 const ORDER_LOCK_CLASS = 0x6f72 // "or"
 
+const lock = statement((db) => db.select({ locked: sql`pg_advisory_xact_lock(${ORDER_LOCK_CLASS}::int, hashtext(${sql.placeholder('userId')}))` }).from(sql`(select 1) as one`))
+
 /** Serializes every ordering write of one user until the transaction ends. */
 export async function lockOrder(tx: Database, userId: string): Promise<void> {
-  await tx.execute(sql`select pg_advisory_xact_lock(${ORDER_LOCK_CLASS}::int, hashtext(${userId}))`)
+  await lock.run(tx, { userId })
 }
 
 /** A key strictly between `lo` and `hi` (null: open end), or null when none of at most 64 characters fits. */
@@ -50,48 +86,43 @@ export function keyBetween(lo: string | null, hi: string | null): string | null 
   }
 }
 
-/** Where an item goes, and which other items were re-keyed (their versions bumped) to make room. */
-export interface Place {
-  position: string
-  respaced: string[]
+async function neighbourOf(db: Database, collection: Collection, moving: string | null, side: Side, anchor?: Anchor) {
+  const listId = 'listId' in collection ? collection.listId : null
+  const values = { userId: collection.userId, listId, moving, anchorPosition: anchor?.position, anchorId: anchor?.id }
+  const [row] = await neighbourStatement(collection, moving !== null, side).run(db, values)
+  return row?.position ?? null
 }
+
+/** The collection's first key (null when it is empty), as placeIn reads it for a new item at the top. */
+export const firstKey = (db: Database, collection: Collection) => neighbourOf(db, collection, null, 'top')
 
 /**
  * The key for `moving` (null: a new item) at `placement` in `collection`. Runs inside a transaction;
  * for anything but a new item at the top, one that already holds the user's ordering lock. When it
- * re-spaces, the other items' new keys are written here; the caller writes the moving item's.
+ * re-spaces, the other items' new keys are written here (each enters the change log like any
+ * write); the caller writes the moving item's.
  */
-export async function placeIn(tx: Database, collection: Collection, moving: string | null, placement: Placement): Promise<Place> {
-  const { table, scope } = collection
-  const others = moving === null ? scope : and(scope, ne(table.id, moving))!
-  const neighbour = async (beyond: SQL | undefined, ascending: boolean) => {
-    const [row] = await tx
-      .select({ position: table.position })
-      .from(table)
-      .where(beyond ? and(others, beyond) : others)
-      .orderBy(...(ascending ? [asc(table.position), asc(table.id)] : [desc(table.position), desc(table.id)]))
-      .limit(1)
-    return row?.position ?? null
-  }
-  const pair = sql`(${table.position}, ${table.id})`
-  const at = (a: Anchor) => sql`(${a.position}::text, ${a.id}::uuid)`
+export async function placeIn(tx: Database, collection: Collection, moving: string | null, placement: Placement): Promise<string> {
+  const neighbour = (side: Side, anchor?: Anchor) => neighbourOf(tx, collection, moving, side, anchor)
   let lo: string | null
   let hi: string | null
   if ('after' in placement) {
     lo = placement.after.position
-    hi = await neighbour(gt(pair, at(placement.after)), true)
+    hi = await neighbour('after', placement.after)
   } else if ('before' in placement) {
     hi = placement.before.position
-    lo = await neighbour(lt(pair, at(placement.before)), false)
+    lo = await neighbour('before', placement.before)
   } else if (placement.at === 'top') {
     lo = null
-    hi = await neighbour(undefined, true)
+    hi = await neighbour('top')
   } else {
-    lo = await neighbour(undefined, false)
+    lo = await neighbour('end')
     hi = null
   }
   const position = keyBetween(lo, hi)
-  return position !== null ? { position, respaced: [] } : respace(tx, collection.userId, collection, others, placement)
+  if (position !== null) return position
+  const scope = scopeOf(collection)
+  return respace(tx, collection.userId, collection, moving === null ? scope : and(scope, ne(collection.table.id, moving))!, placement)
 }
 
 /**
@@ -114,7 +145,7 @@ export function respaced(rows: readonly Anchor[], placement: Placement): { chang
 }
 
 /** Re-keys the whole collection evenly, the moving item at its place; returns the moving item's key. */
-async function respace(tx: Database, user: string, { table }: Collection, others: SQL, placement: Placement): Promise<Place> {
+async function respace(tx: Database, user: string, { table }: Collection, others: SQL, placement: Placement): Promise<string> {
   // Held already by a move (it is re-entrant); taken here for a create. The rows are read after it.
   await lockOrder(tx, user)
   const rows = await tx.select({ id: table.id, position: table.position }).from(table).where(others).orderBy(asc(table.position), asc(table.id))
@@ -127,5 +158,5 @@ async function respace(tx: Database, user: string, { table }: Collection, others
       from (values ${sql.join(values.slice(i, i + 5000), sql`, `)}) as v(id, position)
       where ${table.id} = v.id and ${others}`)
   }
-  return { position, respaced: changed.map((c) => c.id) }
+  return position
 }

@@ -2,7 +2,7 @@
 // store what the API would refuse; indexes serve every list shape (user first, then each sort key
 // and id).
 import { sql } from 'drizzle-orm'
-import { bigint, boolean, check, customType, foreignKey, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { type AnyPgColumn, bigint, boolean, check, customType, foreignKey, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
 
 // Declared in rank order: Postgres sorts enum values by declaration, so `ORDER BY priority` is by rank.
 export const priorities = ['none', 'low', 'medium', 'high'] as const
@@ -85,11 +85,19 @@ export const tasks = pgTable(
 const readInstant = (value: unknown) => (typeof value === 'string' ? new Date(value.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00')) : (value as Date))
 for (const column of [tasks.completedAt, tasks.dueAt, tasks.createdAt, tasks.updatedAt]) column.mapFromDriverValue = readInstant
 
+/**
+ * An instant as the API writes it (toISOString's form: UTC, milliseconds, "Z"), formatted by
+ * Postgres as the row is read: no Date per value in the service, and the same text on every driver
+ * (years 0001-0099 included, which are the only ones Postgres and the API share below 1000).
+ */
+export const instantText = (column: AnyPgColumn) => sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+
 export type TaskRow = typeof tasks.$inferSelect
 export type ListRow = typeof lists.$inferSelect
 
 // ---- Sync: the change log ----------------------------------------------------------------------
-// Every write records its change in the same statement (src/sync/record.ts). A user's changes are
+// Every write to tasks and lists is recorded by a trigger at commit (drizzle/0004_sync_triggers.sql,
+// src/sync/record.ts). A user's changes are
 // numbered by that user's counter, taken under the counter row's lock, so they become visible in
 // number order: no change can appear behind a cursor already handed out.
 

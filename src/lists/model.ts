@@ -1,7 +1,7 @@
 // The list's wire shapes, written once as typebox schemas (requests, handlers, Eden, the docs).
 import { Type } from '@sinclair/typebox'
 import { t, type Static } from 'elysia'
-import type { ListRow } from '../db/schema'
+import { instantText, lists } from '../db/schema'
 import { ignored, Instant, Position } from '../tasks/model'
 
 export const ownListAnchorMessage = 'must be the id of one of your lists'
@@ -40,13 +40,12 @@ export const MoveList = t.Optional(t.Object(
   },
 ))
 
-export function toList(row: ListRow): List {
-  return {
-    id: row.id,
-    name: row.name,
-    position: row.position,
-    created_at: row.createdAt.toISOString(),
-    updated_at: row.updatedAt.toISOString(),
-    version: row.version,
-  }
+/** The select list of a list as the API writes it (see taskColumns). */
+export const listColumns = {
+  id: lists.id,
+  name: lists.name,
+  position: lists.position,
+  created_at: instantText(lists.createdAt).as('created_at'),
+  updated_at: instantText(lists.updatedAt).as('updated_at'),
+  version: lists.version,
 }

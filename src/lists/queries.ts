@@ -1,13 +1,13 @@
 // Every query that reads or writes lists. Each takes the caller's userId and filters by it; each
 // write is one function, one statement or one transaction (placing a list takes the user's
 // ordering lock, src/db/positions.ts).
-import { and, asc, eq, inArray, sql, TransactionRollbackError } from 'drizzle-orm'
+import { and, asc, eq, sql, TransactionRollbackError, type SQLWrapper } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { lockOrder, placeIn, type Anchor, type Collection, type Placement } from '../db/positions'
-import { lists, tasks, type ListRow } from '../db/schema'
+import { lists } from '../db/schema'
+import { statement } from '../db/statement'
 import { fieldError } from '../http/errors'
-import { recorded, respacedToo } from '../sync/record'
-import { ownListAnchorMessage } from './model'
+import { listColumns, ownListAnchorMessage, type List } from './model'
 
 
 /** The anchor of a move (`after` or `before`, never both, never the moved object itself). */
@@ -27,40 +27,61 @@ export function placementOf(anchor: { field: 'after' | 'before' } | undefined, r
 }
 
 /** A user's lists, as an ordered collection. */
-const userLists = (userId: string): Collection => ({ table: lists, userId, scope: eq(lists.userId, userId) })
-
-/** The caller's list `id`; with `ifMatch`, only at one of those versions (If-Match, in the write's own WHERE). */
-function owned(userId: string, id: string, ifMatch: readonly number[] | null = null) {
-  return and(eq(lists.id, id), eq(lists.userId, userId), ifMatch === null ? undefined : inArray(lists.version, [...ifMatch]))
-}
+const userLists = (userId: string): Collection => ({ table: lists, userId })
 
 /** `exists(…)`: whether `listId` is one of the caller's lists, for use inside a larger statement. */
-export const ownsListSql = (userId: string, listId: string) => sql`exists (select 1 from ${lists} where ${owned(userId, listId)})`
+export const ownsListSql = (userId: SQLWrapper | string, listId: SQLWrapper | string) =>
+  sql`exists (select 1 from ${lists} where ${and(eq(lists.id, listId), eq(lists.userId, userId))})`
+
+const p = sql.placeholder
+/** The caller's list (placeholders userId, id); with `ifMatch`, only at one of the versions in `versions` ("1,2"). */
+const ownedBy = (ifMatch: boolean) =>
+  and(eq(lists.id, p('id')), eq(lists.userId, p('userId')), ifMatch ? sql`${lists.version} = any(string_to_array(${p('versions')}, ',')::int[])` : undefined)
+const owns = statement((db) => db.select({ ok: sql`exists (select 1 from ${lists} where ${ownedBy(false)})`.mapWith(Boolean) }).from(sql`(select 1) as one`))
+const all = statement((db) => db.select(listColumns).from(lists).where(eq(lists.userId, p('userId'))).orderBy(asc(lists.position), asc(lists.id)))
+const oneList = [false, true].map((ifMatch) => statement((db) => db.select(listColumns).from(lists).where(ownedBy(ifMatch))))
 
 export async function ownsList(db: Database, userId: string, listId: string): Promise<boolean> {
-  const [row] = await db.select({ ok: ownsListSql(userId, listId).mapWith(Boolean) }).from(sql`(select 1) as one`)
+  const [row] = await owns.run(db, { userId, id: listId })
   return row!.ok
 }
 
-export function allLists(db: Database, userId: string): Promise<ListRow[]> {
-  return db.select().from(lists).where(eq(lists.userId, userId)).orderBy(asc(lists.position), asc(lists.id))
+export function allLists(db: Database, userId: string): Promise<List[]> {
+  return all.run(db, { userId })
 }
 
-export async function getList(db: Database, userId: string, id: string): Promise<ListRow | undefined> {
-  const [row] = await db.select().from(lists).where(owned(userId, id))
+export async function getList(db: Database, userId: string, id: string): Promise<List | undefined> {
+  const [row] = await oneList[0]!.run(db, { userId, id })
   return row
 }
+
+// The writes, built once (placeholders for every value; `versions` for If-Match).
+const insert = statement((db) => db.insert(lists).values({ id: p('id'), userId: p('userId'), name: p('name'), position: p('position') }).returning(listColumns))
+const bumped = { version: sql`${lists.version} + 1`, updatedAt: sql`now()` }
+const renames = [false, true].map((ifMatch) =>
+  statement((db) => db.update(lists).set({ name: sql`${p('name')}`, ...bumped }).where(ownedBy(ifMatch)).returning(listColumns)),
+)
+const moves = [false, true].map((ifMatch) =>
+  statement((db) => db.update(lists).set({ position: sql`${p('position')}`, ...bumped }).where(ownedBy(ifMatch)).returning(listColumns)),
+)
+const deletes = [false, true].map((ifMatch) => statement((db) => db.delete(lists).where(ownedBy(ifMatch)).returning({ id: lists.id })))
+// A move's one read: the list and its anchor (the list itself again when there is none).
+const moveRead = statement((db) =>
+  db
+    .select({ id: lists.id, position: lists.position, version: lists.version })
+    .from(lists)
+    .where(and(eq(lists.userId, p('userId')), sql`${lists.id} in (${p('id')}::uuid, ${p('anchorId')}::uuid)`)),
+)
 
 /**
  * Creates a list at the end of the caller's lists, under the ordering lock (a re-spacing keeps the
  * first key from going down, not the last from going up).
  */
-export function createList(db: Database, userId: string, name: string): Promise<ListRow> {
+export function createList(db: Database, userId: string, name: string): Promise<List> {
   return db.transaction(async (tx) => {
     await lockOrder(tx, userId)
-    const { position, respaced } = await placeIn(tx, userLists(userId), null, { at: 'end' })
-    const insert = tx.insert(lists).values({ id: Bun.randomUUIDv7(), userId, name: name.trim(), position }).returning()
-    const [row] = await recorded(tx, userId, 'list', 'upsert', insert, respacedToo('list', respaced))
+    const position = await placeIn(tx, userLists(userId), null, { at: 'end' })
+    const [row] = await insert.run(tx, { id: Bun.randomUUIDv7(), userId, name: name.trim(), position })
     return row!
   })
 }
@@ -69,41 +90,28 @@ export function createList(db: Database, userId: string, name: string): Promise<
  * Renames a list; `undefined` when the caller has no such list, or not at a version `ifMatch`
  * names. No name is no change.
  */
-export async function renameList(db: Database, userId: string, id: string, name: string | undefined, ifMatch: readonly number[] | null = null): Promise<ListRow | undefined> {
+export async function renameList(db: Database, userId: string, id: string, name: string | undefined, ifMatch: readonly number[] | null = null): Promise<List | undefined> {
   if (name === undefined) {
-    const [row] = await db.select().from(lists).where(owned(userId, id, ifMatch))
+    const [row] = await oneList[ifMatch === null ? 0 : 1]!.run(db, { userId, id, versions: ifMatch?.join(',') })
     return row
   }
-  const update = db
-    .update(lists)
-    .set({ name: name.trim(), version: sql`${lists.version} + 1`, updatedAt: sql`now()` })
-    .where(owned(userId, id, ifMatch))
-    .returning()
-  const [row] = await recorded(db, userId, 'list', 'upsert', update)
+  const [row] = await renames[ifMatch === null ? 0 : 1]!.run(db, { userId, id, versions: ifMatch?.join(','), name: name.trim() })
   return row
 }
 
 /** Places a list after or before another of the caller's lists, or first; `undefined` when the caller has no such list. */
-export function moveList(db: Database, userId: string, id: string, move: { after?: string; before?: string }, ifMatch: readonly number[] | null = null): Promise<ListRow | undefined> {
+export function moveList(db: Database, userId: string, id: string, move: { after?: string; before?: string }, ifMatch: readonly number[] | null = null): Promise<List | undefined> {
   const anchor = anchorOf(move, id)
   return db.transaction(async (tx) => {
     await lockOrder(tx, userId)
     // One read, after the lock: the list and its anchor, by their keys.
-    const rows = await tx
-      .select({ id: lists.id, position: lists.position, version: lists.version })
-      .from(lists)
-      .where(and(eq(lists.userId, userId), sql`${lists.id} in (${id}::uuid, ${anchor?.id ?? id}::uuid)`))
+    const rows = await moveRead.run(tx, { userId, id, anchorId: anchor?.id ?? id })
     const self = rows.find((r) => r.id === id)
     // A stale If-Match stops here, before any other list is re-spaced.
     if (!self || (ifMatch !== null && !ifMatch.includes(self.version))) return undefined
     const placement = placementOf(anchor, rows.find((r) => r.id === anchor?.id), ownListAnchorMessage)
-    const { position, respaced } = await placeIn(tx, userLists(userId), id, placement)
-    const update = tx
-      .update(lists)
-      .set({ position, version: sql`${lists.version} + 1`, updatedAt: sql`now()` })
-      .where(owned(userId, id, ifMatch))
-      .returning()
-    const [row] = await recorded(tx, userId, 'list', 'upsert', update, respacedToo('list', respaced))
+    const position = await placeIn(tx, userLists(userId), id, placement)
+    const [row] = await moves[ifMatch === null ? 0 : 1]!.run(tx, { userId, id, versions: ifMatch?.join(','), position })
     // Renamed meanwhile (renames take no ordering lock): undo the re-spacing too.
     if (!row) tx.rollback()
     return row
@@ -122,10 +130,6 @@ export function undoneByPrecondition(error: unknown): undefined {
  * tasks beside it: that one would go ahead when the list's own If-Match check fails.)
  */
 export async function deleteList(db: Database, userId: string, id: string, ifMatch: readonly number[] | null = null): Promise<boolean> {
-  const rows = await recorded(db, userId, 'list', 'delete', db.delete(lists).where(owned(userId, id, ifMatch)).returning({ id: lists.id }), [
-    // The cascade gives no ids back: the list's tasks are read in the same statement (before the
-    // cascade runs), only when the list itself was deleted, and each gets its tombstone too.
-    { kind: 'task', op: 'delete', write: (deleted) => db.select({ id: tasks.id }).from(tasks).where(and(eq(tasks.userId, userId), eq(tasks.listId, id), deleted)) },
-  ])
+  const rows = await deletes[ifMatch === null ? 0 : 1]!.run(db, { userId, id, versions: ifMatch?.join(',') })
   return rows.length > 0
 }

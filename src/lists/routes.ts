@@ -2,11 +2,10 @@
 // plugin (which gives each handler `userId` and `db`). Handlers are short: one query, shape the answer.
 // They name the context fields they use (see src/tasks/routes.ts).
 import { Elysia, t } from 'elysia'
-import type { ListRow } from '../db/schema'
 import { bodyCodes, commonCodes, keyCodes, notOwned, type Api, type Caller } from '../http/api'
 import { errorResponses } from '../http/errors'
 import { locationOf } from '../http/request'
-import { CreateList, List, MoveList, toList, UpdateList } from './model'
+import { CreateList, List, MoveList, UpdateList } from './model'
 import * as q from './queries'
 
 const ListParams = t.Object({ id: t.String({ description: 'List id (UUIDv7)' }) })
@@ -18,15 +17,15 @@ const json = 'application/json' as const
 const oneList = { params: ListParams, notFound: 'LIST_NOT_FOUND' } as const
 
 /** The list for the answer, or the error for an id the caller's write or lookup missed (412, 403 or 404). */
-async function found(caller: Caller, row: ListRow | undefined) {
-  if (!row) throw await notOwned(caller, 'list')
-  return toList(row)
+async function found(caller: Caller, list: List | undefined) {
+  if (!list) throw await notOwned(caller, 'list')
+  return list
 }
 
 export const lists = (api: Api) =>
   new Elysia({ name: 'lists', prefix: '/api/v1', detail: { tags: ['lists'], security: [{ bearer: [] }] } })
     .use(api)
-    .get('/lists', async ({ userId, db }) => (await q.allLists(db, userId)).map(toList), {
+    .get('/lists', async ({ userId, db }) => q.allLists(db, userId), {
       conditional: 'read',
       response: { 200: t.Array(List), ...errorResponses(...commonCodes) },
       detail: { summary: 'List lists', description: 'All the caller\'s lists, in their order.' },
@@ -34,7 +33,7 @@ export const lists = (api: Api) =>
     .post(
       '/lists',
       async ({ body, userId, db, request, set, status }) => {
-        const created = toList(await q.createList(db, userId, body.name))
+        const created = await q.createList(db, userId, body.name)
         set.headers['location'] = locationOf(request, created.id)
         return status(201, created)
       },

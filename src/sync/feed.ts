@@ -1,11 +1,12 @@
 // The change log's read side: a page of the feed (one statement: a range read of the user's log
 // by change number, joined to the objects' current rows), and the purge of old tombstones.
-import { and, eq, gt, or, sql } from 'drizzle-orm'
+import { and, eq, gt, or, sql, type Placeholder } from 'drizzle-orm'
 import type { Database } from '../db/client'
-import { lists, syncHeads, syncLog, tasks, type ListRow, type TaskRow } from '../db/schema'
+import { lists, syncHeads, syncLog, tasks } from '../db/schema'
+import { statement } from '../db/statement'
 import { ApiError } from '../http/errors'
-import { toList } from '../lists/model'
-import { toTask } from '../tasks/model'
+import { listColumns, type List } from '../lists/model'
+import { taskColumns, type Task } from '../tasks/model'
 import type { SyncCursor } from './cursor'
 import type { Change } from './model'
 
@@ -36,7 +37,7 @@ export async function readFeed(db: Database, userId: string, since: SyncCursor |
   // The first snapshot page holds live objects only; the pages after it also hold the tombstones
   // of deletions made since the snapshot began (above its floor), or a client would keep them.
   const floor = since === null ? null : since.floor
-  const rows = await feedQuery(db, userId, after, floor, limit)
+  const rows = await feedStatements[shapeOf(after, floor)].run(db, { userId, after, floor, limit: limit + 1 })
 
   const { head: headSeq, purgedSeq } = rows[0]!
   if (since) {
@@ -55,11 +56,29 @@ export async function readFeed(db: Database, userId: string, since: SyncCursor |
   return { changes, next, hasMore }
 }
 
+/** Which tombstones a page holds: none (a first snapshot), those above the floor, or all. */
+type FeedShape = 'live' | 'aboveFloor' | 'all'
+const shapeOf = (after: number, floor: number | null): FeedShape => (floor === null ? 'live' : floor > after ? 'aboveFloor' : 'all')
+
+type Value<T> = T | Placeholder
+const p = sql.placeholder
+// One statement per shape, built once; a page binds the user, `after`, `floor` and the limit.
+const feedStatements = {
+  live: statement((db) => feedPage(db, 'live', p('userId'), p('after'), p('floor'), p('limit'))),
+  aboveFloor: statement((db) => feedPage(db, 'aboveFloor', p('userId'), p('after'), p('floor'), p('limit'))),
+  all: statement((db) => feedPage(db, 'all', p('userId'), p('after'), p('floor'), p('limit'))),
+}
+
 /**
  * One page of the log after `after` joined to the objects' current rows, with the user's head and
- * purge mark (one row even when nothing changed). `floor` null: live objects only.
+ * purge mark (one row even when nothing changed). `floor` null: live objects only. (The statement a
+ * page runs, with these values in it: for EXPLAIN.)
  */
 export function feedQuery(db: Database, userId: string, after: number, floor: number | null, limit: number) {
+  return feedPage(db, shapeOf(after, floor), userId, after, floor ?? 0, limit + 1)
+}
+
+function feedPage(db: Database, shape: FeedShape, userId: Value<string>, after: Value<number>, floor: Value<number>, limit: Value<number>) {
   const head = db
     .select({
       seq: sql<number>`coalesce(max(${syncHeads.seq}), 0)`.mapWith(Number).as('head_seq'),
@@ -75,14 +94,14 @@ export function feedQuery(db: Database, userId: string, after: number, floor: nu
       and(
         eq(syncLog.userId, userId),
         gt(syncLog.seq, after),
-        floor === null ? eq(syncLog.deleted, false) : floor > after ? or(eq(syncLog.deleted, false), gt(syncLog.seq, floor)) : undefined,
+        shape === 'live' ? eq(syncLog.deleted, false) : shape === 'aboveFloor' ? or(eq(syncLog.deleted, false), gt(syncLog.seq, floor)) : undefined,
       ),
     )
     .orderBy(syncLog.seq)
-    .limit(limit + 1)
+    .limit(limit)
     .as('page')
   return db
-    .select({ head: head.seq, purgedSeq: head.purgedSeq, seq: page.seq, kind: page.kind, objectId: page.objectId, deleted: page.deleted, task: tasks, list: lists })
+    .select({ head: head.seq, purgedSeq: head.purgedSeq, seq: page.seq, kind: page.kind, objectId: page.objectId, deleted: page.deleted, task: taskColumns, list: listColumns })
     .from(head)
     .leftJoin(page, sql`true`)
     .leftJoin(tasks, and(eq(page.kind, 'task'), eq(tasks.id, page.objectId), eq(tasks.userId, userId)))
@@ -92,9 +111,9 @@ export function feedQuery(db: Database, userId: string, after: number, floor: nu
 
 // A live log row whose object is gone (written around the log, e.g. by an instance of the previous
 // version during a rolling deploy) is reported as deleted: the client's copy must not keep it.
-function toChange(kind: 'task' | 'list', id: string, deleted: boolean, task: TaskRow | null, list: ListRow | null): Change {
-  if (kind === 'list') return deleted || list === null ? { type: 'list', op: 'delete', id } : { type: 'list', op: 'upsert', id, data: toList(list) }
-  return deleted || task === null ? { type: 'task', op: 'delete', id } : { type: 'task', op: 'upsert', id, data: toTask(task) }
+function toChange(kind: 'task' | 'list', id: string, deleted: boolean, task: Task | null, list: List | null): Change {
+  if (kind === 'list') return deleted || list === null ? { type: 'list', op: 'delete', id } : { type: 'list', op: 'upsert', id, data: list }
+  return deleted || task === null ? { type: 'task', op: 'delete', id } : { type: 'task', op: 'upsert', id, data: task }
 }
 
 const expired = () => new ApiError('CURSOR_EXPIRED', 'The cursor is older than the change history kept; start again without `since`')

@@ -1,104 +1,14 @@
-// The one place writes record their changes. Every write to a user's tasks and lists goes through
-// `recorded`, which wraps it in a single statement that also takes the next numbers from the user's
-// counter, upserts each object's row in the change log, and notifies every instance: the write and
-// its change commit together, in one round trip.
+// Where the change log is written: by Postgres itself, not by this code. A deferred constraint
+// trigger on tasks and lists (drizzle/0004_sync_triggers.sql, which explains the design) records
+// every changed row at commit: the user's next number from their counter row (sync_heads), taken
+// as the transaction's last lock and held until its commit is visible, so a user's changes become
+// visible in the order of their numbers; one log row per object with its last number and whether
+// it is deleted; and a NOTIFY on SYNC_CHANNEL while some instance has a stream of that user's open
+// (`listenFor` marks them on the same counter row). So every write is a plain statement, and writes
+// made by anyone (an instance of an older version, an operator's SQL) enter the feed.
 //
-// Why a per-user counter under a row lock, and not a global sequence or a timestamp: a sequence
-// value (or now()) is taken before commit, so a change numbered 7 can become visible after a
-// reader has already seen 8 and moved its cursor past 7. The counter row's lock is held until the
-// writer commits, so the next writer of that user gets its number only after this one is visible:
-// a user's changes become visible in the order of their numbers.
-//
-// A write notifies only users some instance has registered as listened to (see `listenFor`): the
-// registration updates the same counter row, so a write either sees it (and notifies) or commits
-// before it, and so before the stream's first read.
-//
-// The counter row is the last lock the statement takes (after the written rows'), so a transaction
-// that records more than one change must record them all in its last statement (`also`), or it
-// could deadlock with a single-statement writer holding a row it still needs.
-import { sql, type SQL } from 'drizzle-orm'
-import type { TypedQueryBuilder } from 'drizzle-orm/query-builders/query-builder'
-import type { Database } from '../db/client'
-import type { syncKinds } from '../db/schema'
+// Numbers are increasing but not consecutive (a transaction takes them in blocks and may leave
+// some unused): nothing reading the log may assume consecutive numbers.
 
 /** The NOTIFY channel; a payload is `<seq> <user id>`, never anything a user wrote. */
 export const SYNC_CHANNEL = 'taskapi_sync'
-
-export type SyncKind = (typeof syncKinds)[number]
-type Op = 'upsert' | 'delete'
-
-type Ids = TypedQueryBuilder<any, { id: string }[]>
-
-/**
- * More changes recorded by the same statement: another write's (or a read's) rows, given the
- * condition "the main write changed something" when it depends on it, or objects already written.
- */
-export type AlsoChanged = { kind: SyncKind; op: Op } & ({ write: Ids | ((mainWrote: SQL) => Ids) } | { ids: readonly string[] })
-
-/**
- * Runs `write` (an INSERT, UPDATE or DELETE with a RETURNING that includes the object's `id`) and
- * records a change for each row it returns: an upsert, or a tombstone when `op` is 'delete'; and
- * for each object in `also`. Returns the write's rows. When nothing changed, nothing is numbered
- * or notified.
- */
-export async function recorded<Row extends { id: string }>(
-  db: Database,
-  userId: string,
-  kind: SyncKind,
-  op: Op,
-  write: TypedQueryBuilder<any, Row[]>,
-  also: readonly AlsoChanged[] = [],
-): Promise<Row[]> {
-  const w = db.$with('w').as(write)
-  const mainWrote = sql`exists (select 1 from ${w})`
-  const extra = also.map((a, i) => ({
-    ...a,
-    cte: 'write' in a ? db.$with(`w${i + 1}`).as(typeof a.write === 'function' ? a.write(mainWrote) : a.write) : undefined,
-  }))
-  // Kinds and ops are the code's own constants: written as literals, so every branch of the union
-  // has the same column types.
-  const changed = (source: SQL, k: SyncKind, o: Op) => sql`select id, ${sql.raw(`'${k}'`)} as kind, ${sql.raw(String(o === 'delete'))} as deleted from ${source}`
-  const parts = [
-    changed(sql`${w}`, kind, op),
-    ...extra.map((a) =>
-      a.cte
-        ? changed(sql`${a.cte}`, a.kind, a.op)
-        : changed(sql`(select unnest(string_to_array(${(a as { ids: readonly string[] }).ids.join(',')}, ','))::uuid as id) as given`, a.kind, a.op),
-    ),
-  ]
-  const ch = db
-    .$with('ch', { id: sql<string>`id`.as('id') })
-    .as(sql.join(parts, sql` union all `))
-  const c = db.$with('c', { n: sql<number>`n`.as('n') }).as(sql`select count(*) as n from ${ch}`)
-  // Takes (or creates) the user's counter row and its lock, advanced by the number of changes.
-  // RETURNING reads the row as locked, so it sees a stream registration committed just before.
-  const h = db
-    .$with('h', { seq: sql<number>`seq`.as('seq') })
-    .as(
-      sql`insert into sync_heads (user_id, seq) select ${userId}, c.n from ${c} where c.n > 0
-          on conflict (user_id) do update set seq = sync_heads.seq + excluded.seq returning seq, listened_until`,
-    )
-  // Each object keeps one log row: its last change's number, and whether that change deleted it.
-  const l = db
-    .$with('l', { one: sql`1`.as('one') })
-    .as(
-      sql`insert into sync_log (user_id, object_id, kind, seq, deleted)
-          select ${userId}, ch.id, ch.kind, h.seq - c.n + row_number() over (), ch.deleted from ${ch}, ${h}, ${c}
-          on conflict (user_id, object_id) do update
-          set kind = excluded.kind, seq = excluded.seq, deleted = excluded.deleted, changed_at = excluded.changed_at`,
-    )
-  // Delivered at commit, to every instance's listener; they re-read the log from their cursors.
-  // Only while some instance has a stream of this user's open: a NOTIFY serializes the commits of
-  // every notifying transaction on the server (Postgres takes one global lock for it until the
-  // commit is flushed), so writes nobody is waiting for do not pay for it.
-  const n = db
-    .$with('n', { one: sql`1`.as('one') })
-    .as(sql`select pg_notify(${SYNC_CHANNEL}, h.seq || ' ' || ${userId}) from ${h} where h.listened_until > now()`)
-  // Data-modifying CTEs always run; the notify is a plain SELECT, so the main query refers to it.
-  const ctes = [w, ...extra.flatMap((a) => (a.cte ? [a.cte] : [])), ch, c, h, l, n]
-  const rows = await db.with(...ctes).select().from(w).where(sql`(select count(*) from ${n}) >= 0`)
-  return rows as unknown as Row[]
-}
-
-/** The objects a re-spacing re-keyed before this write (src/db/positions.ts), recorded with it. */
-export const respacedToo = (kind: SyncKind, ids: readonly string[]): AlsoChanged[] => (ids.length === 0 ? [] : [{ kind, op: 'upsert', ids }])

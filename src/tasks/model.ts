@@ -2,7 +2,8 @@
 // and Eden's client, and document the API.
 import { Type } from '@sinclair/typebox'
 import { t, type Static } from 'elysia'
-import { priorities, type TaskRow } from '../db/schema'
+import type { SQL } from 'drizzle-orm'
+import { instantText, priorities, tasks } from '../db/schema'
 import { literals } from '../http/schema'
 import './formats'
 
@@ -180,20 +181,22 @@ export const Stats = t.Object({
 
 export const Deleted = t.Object({ deleted: Type.Integer() }, { examples: [{ deleted: 5 }] })
 
-export function toTask(row: TaskRow): Task {
-  return {
-    id: row.id,
-    user_id: row.userId,
-    list_id: row.listId,
-    title: row.title,
-    description: row.description,
-    completed: row.completed,
-    completed_at: row.completedAt?.toISOString() ?? null,
-    priority: row.priority,
-    due_at: row.dueAt?.toISOString() ?? null,
-    position: row.position,
-    created_at: row.createdAt.toISOString(),
-    updated_at: row.updatedAt.toISOString(),
-    version: row.version,
-  }
+/**
+ * The select list of a task as the API writes it: every read and write of tasks returns rows in
+ * this shape, so a row is the answer as it is (timestamps formatted by Postgres, see instantText).
+ */
+export const taskColumns = {
+  id: tasks.id,
+  user_id: tasks.userId,
+  list_id: tasks.listId,
+  title: tasks.title,
+  description: tasks.description,
+  completed: tasks.completed,
+  completed_at: instantText(tasks.completedAt).as('completed_at') as SQL.Aliased<string | null>,
+  priority: tasks.priority,
+  due_at: instantText(tasks.dueAt).as('due_at') as SQL.Aliased<string | null>,
+  position: tasks.position,
+  created_at: instantText(tasks.createdAt).as('created_at'),
+  updated_at: instantText(tasks.updatedAt).as('updated_at'),
+  version: tasks.version,
 }

@@ -1,60 +1,84 @@
 // Every query that reads or writes tasks. Each takes the caller's userId and filters by it, and each
 // endpoint's work is one round trip (UPDATE … RETURNING, never read-then-write), or one transaction
 // when it places a task in a list's order (src/db/positions.ts). Each write is one function here.
-import { and, asc, desc, eq, gte, ilike, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm'
+// Reads are statements built once (src/db/statement.ts); every query returns tasks in their wire
+// shape (taskColumns).
+import { and, asc, desc, eq, ilike, isNull, or, sql, type SQL, type SQLWrapper } from 'drizzle-orm'
 import { alias, type PgUpdateSetSource } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
 import { databaseState } from '../db/errors'
-import { lockOrder, placeIn, type Collection } from '../db/positions'
-import { priorities, tasks, type TaskRow } from '../db/schema'
+import { firstKey, keyBetween, lockOrder, placeIn, type Collection } from '../db/positions'
+import { priorities, tasks } from '../db/schema'
+import { statement, type Statement } from '../db/statement'
 import { fieldError } from '../http/errors'
 import { isId, isStorableInstant } from '../http/formats'
 import { anchorOf, ownsList, ownsListSql, placementOf, undoneByPrecondition } from '../lists/queries'
-import { recorded, respacedToo } from '../sync/record'
-import { listFilterMessage, ownListMessage, ownTaskMessage, type CreateTask, type ListRequest, type MoveTask, type SortKey, type UpdateTask } from './model'
+import { listFilterMessage, ownListMessage, ownTaskMessage, taskColumns, type CreateTask, type ListRequest, type MoveTask, type SortKey, type Task, type UpdateTask } from './model'
 
-type Changes = PgUpdateSetSource<typeof tasks>
+const p = sql.placeholder
+
 /** The versions a write may apply to (from If-Match), or `null` for any. */
 export type IfMatch = readonly number[] | null
 
 /** The tasks of one list (null: the inbox) of one user, as an ordered collection. */
-export const taskList = (userId: string, listId: string | null): Collection => ({
-  table: tasks,
-  userId,
-  scope: and(eq(tasks.userId, userId), listId === null ? isNull(tasks.listId) : eq(tasks.listId, listId))!,
-})
+export const taskList = (userId: string, listId: string | null): Collection => ({ table: tasks, userId, listId })
 
-/** Creates a task at the top of its list (the inbox unless `list_id` names one of the caller's lists). */
-export function createTask(db: Database, userId: string, input: CreateTask): Promise<TaskRow> {
-  const completed = input.completed ?? false
+/**
+ * Creates a task at the top of its list (the inbox unless `list_id` names one of the caller's lists).
+ * No ordering lock and no transaction: a key before the first one stays on top whatever commits
+ * between the read and the insert (src/db/positions.ts), so it is two statements, read then insert;
+ * only when the first key leaves no room is the list re-spaced, in one transaction with the insert.
+ */
+export function createTask(db: Database, userId: string, input: CreateTask): Promise<Task> {
   const listId = input.list_id ?? null
-  return inList(() =>
-    // No ordering lock: a key before the first one stays on top (src/db/positions.ts).
-    db.transaction(async (tx) => {
-      const { position, respaced } = await placeIn(tx, taskList(userId, listId), null, { at: 'top' })
-      const insert = tx
-        .insert(tasks)
-        .values({
-          id: Bun.randomUUIDv7(),
-          userId,
-          listId,
-          title: input.title.trim(),
-          description: input.description ?? null,
-          completed,
-          completedAt: completed ? sql`now()` : null,
-          priority: input.priority ?? 'none',
-          dueAt: toDate(input.due_at),
-          position,
-        })
-        .returning()
-      const [row] = await recorded(tx, userId, 'task', 'upsert', insert, respacedToo('task', respaced))
-      return row!
-    }),
-  )
+  return inList(async () => {
+    const position = keyBetween(null, await firstKey(db, taskList(userId, listId)))
+    if (position !== null) return insertTask(db, userId, input, position)
+    return db.transaction(async (tx) => insertTask(tx, userId, input, await placeIn(tx, taskList(userId, listId), null, { at: 'top' })))
+  })
 }
 
-export async function getTask(db: Database, userId: string, id: string): Promise<TaskRow | undefined> {
-  const [row] = await db.select().from(tasks).where(owned(userId, id))
+// The insert, built once (placeholders for every value).
+const insert = statement((db) =>
+  db
+    .insert(tasks)
+    .values({
+      id: p('id'),
+      userId: p('userId'),
+      listId: sql`${p('listId')}::uuid`,
+      title: p('title'),
+      description: p('description'),
+      completed: sql`${p('completed')}::boolean`,
+      completedAt: sql`case when ${p('completed')}::boolean then now() end`,
+      priority: sql`${p('priority')}::task_priority`,
+      dueAt: sql`${p('dueAt')}::timestamptz`,
+      position: p('position'),
+    })
+    .returning(taskColumns),
+)
+
+async function insertTask(db: Database, userId: string, input: CreateTask, position: string): Promise<Task> {
+  const [row] = await insert.run(db, {
+    id: Bun.randomUUIDv7(),
+    userId,
+    listId: input.list_id ?? null,
+    title: input.title.trim(),
+    description: input.description ?? null,
+    completed: input.completed ?? false,
+    priority: input.priority ?? 'none',
+    dueAt: instantOf(input.due_at),
+    position,
+  })
+  return row!
+}
+
+/** The caller's task `id` (placeholders userId, id); with `ifMatch`, only at one of the versions in `versions` ("1,2"). */
+const ownedBy = (ifMatch: boolean) =>
+  and(eq(tasks.id, p('id')), eq(tasks.userId, p('userId')), ifMatch ? sql`${tasks.version} = any(string_to_array(${p('versions')}, ',')::int[])` : undefined)
+const oneTask = [false, true].map((ifMatch) => statement((db) => db.select(taskColumns).from(tasks).where(ownedBy(ifMatch))))
+
+export async function getTask(db: Database, userId: string, id: string): Promise<Task | undefined> {
+  const [row] = await oneTask[0]!.run(db, { userId, id })
   return row
 }
 
@@ -64,15 +88,13 @@ export async function getTask(db: Database, userId: string, id: string): Promise
  * one leaves it where it is, so a client may send a task back as it got it). Every write here checks
  * `ifMatch` in its own WHERE, so of two writers naming the same version, exactly one succeeds.
  */
-export async function updateTask(db: Database, userId: string, id: string, patch: UpdateTask, ifMatch: IfMatch = null): Promise<TaskRow | undefined> {
-  const changes: Changes = {}
-  if (patch.title !== undefined) changes.title = patch.title.trim()
-  if (patch.description !== undefined) changes.description = patch.description
-  if (patch.priority !== undefined) changes.priority = patch.priority
-  if (patch.due_at !== undefined) changes.dueAt = toDate(patch.due_at)
-  if (patch.completed !== undefined) {
-    changes.completed = patch.completed
-    changes.completedAt = patch.completed ? sql`coalesce(${tasks.completedAt}, now())` : null
+export async function updateTask(db: Database, userId: string, id: string, patch: UpdateTask, ifMatch: IfMatch = null): Promise<Task | undefined> {
+  const changes: Changes = {
+    title: patch.title?.trim(),
+    description: patch.description,
+    priority: patch.priority,
+    dueAt: patch.due_at === undefined ? undefined : instantOf(patch.due_at),
+    completed: patch.completed,
   }
   const listId = patch.list_id
   if (listId !== undefined) {
@@ -80,28 +102,23 @@ export async function updateTask(db: Database, userId: string, id: string, patch
       db.transaction(async (tx) => {
         await lockOrder(tx, userId)
         // A stale If-Match stops here, before any other task is re-spaced.
-        const [current] = await tx.select({ listId: tasks.listId }).from(tasks).where(owned(userId, id, ifMatch))
+        const [current] = await oneTask[ifMatch === null ? 0 : 1]!.run(tx, { userId, id, versions: ifMatch?.join(',') })
         if (!current) return undefined
-        let respaced: string[] = []
-        if (current.listId !== listId) {
-          const place = await placeIn(tx, taskList(userId, listId), id, { at: 'top' })
-          Object.assign(changes, { listId, position: place.position })
-          respaced = place.respaced
-        }
-        const row = Object.keys(changes).length === 0 ? await unchanged(tx, userId, id, ifMatch) : await write(tx, userId, id, changes, ifMatch, respaced)
+        if (current.list_id !== listId) changes.place = { listId, position: await placeIn(tx, taskList(userId, listId), id, { at: 'top' }) }
+        const row = nothingIn(changes) ? await unchanged(tx, userId, id, ifMatch) : await write(tx, userId, id, changes, ifMatch)
         // Changed meanwhile (only moves take the ordering lock): undo the re-spacing too.
         if (!row) tx.rollback()
         return row
       }).catch(undoneByPrecondition),
     )
   }
-  if (Object.keys(changes).length === 0) return unchanged(db, userId, id, ifMatch)
+  if (nothingIn(changes)) return unchanged(db, userId, id, ifMatch)
   return write(db, userId, id, changes, ifMatch)
 }
 
 /** Nothing to change is not a change: the task comes back as it is, its version untouched. */
-async function unchanged(db: Database, userId: string, id: string, ifMatch: IfMatch) {
-  const [row] = await db.select().from(tasks).where(owned(userId, id, ifMatch))
+async function unchanged(db: Database, userId: string, id: string, ifMatch: IfMatch): Promise<Task | undefined> {
+  const [row] = await oneTask[ifMatch === null ? 0 : 1]!.run(db, { userId, id, versions: ifMatch?.join(',') })
   return row
 }
 
@@ -110,29 +127,25 @@ async function unchanged(db: Database, userId: string, id: string, ifMatch: IfMa
  * it to another list. `undefined` when the caller has no such task. Never changes another task,
  * unless the list must be re-spaced to keep keys short (their versions bump).
  */
-export async function moveTask(db: Database, userId: string, id: string, move: MoveTask, ifMatch: IfMatch = null): Promise<TaskRow | undefined> {
+export async function moveTask(db: Database, userId: string, id: string, move: MoveTask, ifMatch: IfMatch = null): Promise<Task | undefined> {
   const anchor = anchorOf(move, id)
   return inList(() =>
     db.transaction(async (tx) => {
       await lockOrder(tx, userId)
       // One read, after the lock: the task, the anchor and the target list, each by its key.
-      const other = alias(tasks, 'anchor')
-      const [state] = await tx
-        .select({
-          listId: tasks.listId,
-          listOk: move.list_id ? ownsListSql(userId, move.list_id).mapWith(Boolean) : sql<boolean>`true`.mapWith(Boolean),
-          anchor: { id: other.id, listId: other.listId, position: other.position },
-        })
-        .from(tasks)
-        .leftJoin(other, anchor ? and(eq(other.id, anchor.id), eq(other.userId, userId)) : sql`false`)
-        // A stale If-Match stops here, before any other task is re-spaced.
-        .where(owned(userId, id, ifMatch))
+      const [state] = await moveStates[(anchor ? 4 : 0) + (move.list_id ? 2 : 0) + (ifMatch === null ? 0 : 1)]!.run(tx, {
+        userId,
+        id,
+        versions: ifMatch?.join(','),
+        anchorId: anchor?.id,
+        listId: move.list_id,
+      })
       if (!state) return undefined
       if (!state.listOk) throw fieldError('list_id', ownListMessage)
       const target = move.list_id !== undefined ? move.list_id : state.listId
       if (anchor && state.anchor && state.anchor.listId !== target) throw fieldError(anchor.field, 'must be a task in the list the task is moved to')
-      const { position, respaced } = await placeIn(tx, taskList(userId, target), id, placementOf(anchor, state.anchor, ownTaskMessage))
-      const row = await write(tx, userId, id, { listId: target, position }, ifMatch, respaced)
+      const position = await placeIn(tx, taskList(userId, target), id, placementOf(anchor, state.anchor, ownTaskMessage))
+      const row = await write(tx, userId, id, { place: { listId: target, position } }, ifMatch)
       // Changed meanwhile (only moves take the ordering lock): undo the re-spacing too.
       if (!row) tx.rollback()
       return row
@@ -140,67 +153,125 @@ export async function moveTask(db: Database, userId: string, id: string, move: M
   )
 }
 
-/** Flips `completed`, or sets it when `completed` is given. */
-export function toggleTask(db: Database, userId: string, id: string, completed?: boolean, ifMatch: IfMatch = null): Promise<TaskRow | undefined> {
-  if (completed !== undefined) {
-    return write(db, userId, id, { completed, completedAt: completed ? sql`coalesce(${tasks.completedAt}, now())` : null }, ifMatch)
-  }
-  // In SET, column references read the row as it was before this update.
-  return write(
-    db,
-    userId,
-    id,
-    { completed: sql`not ${tasks.completed}`, completedAt: sql`case when ${tasks.completed} then null else now() end` },
-    ifMatch,
+// A move's read (placeholders userId, id, versions, anchorId, listId), one statement per shape:
+// with or without an anchor, a target list and If-Match (index: anchor 4, list 2, If-Match 1).
+const moveStates = Array.from({ length: 8 }, (_, shape) => {
+  const [withAnchor, toList, ifMatch] = [(shape & 4) !== 0, (shape & 2) !== 0, (shape & 1) !== 0]
+  const other = alias(tasks, 'anchor')
+  return statement((db) =>
+    db
+      .select({
+        listId: tasks.listId,
+        listOk: (toList ? ownsListSql(p('userId'), p('listId')) : sql`true`).mapWith(Boolean),
+        anchor: { id: other.id, listId: other.listId, position: other.position },
+      })
+      .from(tasks)
+      .leftJoin(other, withAnchor ? and(eq(other.id, p('anchorId')), eq(other.userId, p('userId'))) : sql`false`)
+      // A stale If-Match stops here, before any other task is re-spaced.
+      .where(ownedBy(ifMatch)),
   )
+})
+
+/** Flips `completed`, or sets it when `completed` is given. */
+export function toggleTask(db: Database, userId: string, id: string, completed?: boolean, ifMatch: IfMatch = null): Promise<Task | undefined> {
+  return write(db, userId, id, { completed: completed ?? 'flip' }, ifMatch)
 }
 
-/** Updates one task, recording its change (and those of the tasks a re-spacing re-keyed before it). */
-async function write(db: Database, userId: string, id: string, changes: Changes, ifMatch: IfMatch = null, respaced: readonly string[] = []) {
-  const update = db
-    .update(tasks)
-    .set({ ...changes, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` })
-    .where(owned(userId, id, ifMatch))
-    .returning()
-  const [row] = await recorded(db, userId, 'task', 'upsert', update, respacedToo('task', respaced))
+/** What a write changes; an absent field stays as it is. */
+interface Changes {
+  title?: string
+  description?: string | null
+  priority?: Task['priority']
+  /** As toISOString() writes it (instantOf), or null. */
+  dueAt?: string | null
+  /** 'flip': the opposite of what it is. */
+  completed?: boolean | 'flip'
+  /** Into list `listId` (null: the inbox) at key `position`. */
+  place?: { listId: string | null; position: string }
+}
+
+const nothingIn = (c: Changes) => Object.values(c).every((v) => v === undefined)
+
+/** Which fields an update sets (not their values): each shape is one statement, built on first use. */
+const updates = new Map<string, Statement<Task[]>>()
+
+function updateStatement(changes: Changes, ifMatch: boolean): Statement<Task[]> {
+  const given = (k: keyof Changes) => changes[k] !== undefined
+  const completed = changes.completed === 'flip' ? 'flip' : given('completed') ? 'set' : 'keep'
+  const name = [given('title'), given('description'), given('priority'), given('dueAt'), completed, given('place'), ifMatch].join(' ')
+  let found = updates.get(name)
+  if (found === undefined) {
+    const set: PgUpdateSetSource<typeof tasks> = { version: sql`${tasks.version} + 1`, updatedAt: sql`now()` }
+    if (given('title')) set.title = sql`${p('title')}`
+    if (given('description')) set.description = sql`${p('description')}`
+    if (given('priority')) set.priority = sql`${p('priority')}::task_priority`
+    if (given('dueAt')) set.dueAt = sql`${p('dueAt')}::timestamptz`
+    // In SET, column references read the row as it was before this update.
+    if (completed === 'flip') Object.assign(set, { completed: sql`not ${tasks.completed}`, completedAt: sql`case when ${tasks.completed} then null else now() end` })
+    if (completed === 'set') {
+      Object.assign(set, { completed: sql`${p('completed')}::boolean`, completedAt: sql`case when ${p('completed')}::boolean then coalesce(${tasks.completedAt}, now()) end` })
+    }
+    if (given('place')) Object.assign(set, { listId: sql`${p('listId')}::uuid`, position: sql`${p('position')}` })
+    found = statement((db) => db.update(tasks).set(set).where(ownedBy(ifMatch)).returning(taskColumns))
+    updates.set(name, found)
+  }
+  return found
+}
+
+/** Updates one task: `changes`, its version and updated_at; `undefined` when it is not the caller's (at an `ifMatch` version). */
+async function write(db: Database, userId: string, id: string, changes: Changes, ifMatch: IfMatch = null): Promise<Task | undefined> {
+  const [row] = await updateStatement(changes, ifMatch !== null).run(db, {
+    userId,
+    id,
+    versions: ifMatch?.join(','),
+    title: changes.title,
+    description: changes.description,
+    priority: changes.priority,
+    dueAt: changes.dueAt,
+    completed: changes.completed,
+    listId: changes.place?.listId,
+    position: changes.place?.position,
+  })
   return row
 }
 
+const deletes = [false, true].map((ifMatch) => statement((db) => db.delete(tasks).where(ownedBy(ifMatch)).returning({ id: tasks.id })))
+
 export async function deleteTask(db: Database, userId: string, id: string, ifMatch: IfMatch = null): Promise<boolean> {
-  const rows = await recorded(db, userId, 'task', 'delete', db.delete(tasks).where(owned(userId, id, ifMatch)).returning({ id: tasks.id }))
+  const rows = await deletes[ifMatch === null ? 0 : 1]!.run(db, { userId, id, versions: ifMatch?.join(',') })
   return rows.length > 0
 }
 
+// Per list filter: all the caller's tasks, the inbox's, one list's (placeholders userId, listId).
+const clears = [undefined, isNull(tasks.listId), eq(tasks.listId, p('listId'))].map((inList) =>
+  statement((db) => db.delete(tasks).where(and(eq(tasks.userId, p('userId')), eq(tasks.completed, true), inList)).returning({ id: tasks.id })),
+)
+
 /** Deletes the caller's completed tasks, within one list when `listId` is given ('none': the inbox). */
 export async function clearCompleted(db: Database, userId: string, listId?: string): Promise<number> {
-  const remove = db
-    .delete(tasks)
-    .where(and(eq(tasks.userId, userId), eq(tasks.completed, true), listFilter(listId)))
-    .returning({ id: tasks.id })
-  const rows = await recorded(db, userId, 'task', 'delete', remove)
+  const rows = await clears[listId === undefined ? 0 : listId === 'none' ? 1 : 2]!.run(db, { userId, listId })
   // Nothing deleted: only then is it worth asking whether the list is the caller's at all.
   if (rows.length === 0) await checkListFilter(db, userId, listId)
   return rows.length
-}
-
-function listFilter(listId: string | undefined): SQL | undefined {
-  if (listId === undefined) return undefined
-  return listId === 'none' ? isNull(tasks.listId) : eq(tasks.listId, listId)
 }
 
 async function checkListFilter(db: Database, userId: string, listId: string | undefined) {
   if (listId !== undefined && listId !== 'none' && !(await ownsList(db, userId, listId))) throw fieldError('list_id', listFilterMessage)
 }
 
-export async function taskStats(db: Database, userId: string) {
-  const [row] = await db
+const stats = statement((db) =>
+  db
     .select({
       total: sql<number>`count(*)`.mapWith(Number),
       completed: sql<number>`count(*) filter (where ${tasks.completed})`.mapWith(Number),
       overdue: sql<number>`count(*) filter (where not ${tasks.completed} and ${tasks.dueAt} < now())`.mapWith(Number),
     })
     .from(tasks)
-    .where(eq(tasks.userId, userId))
+    .where(eq(tasks.userId, p('userId'))),
+)
+
+export async function taskStats(db: Database, userId: string) {
+  const [row] = await stats.run(db, { userId })
   const { total, completed, overdue } = row!
   return { total, completed, pending: total - completed, overdue }
 }
@@ -218,9 +289,9 @@ interface SortSpec {
   /** The expression ordered by; the index on (user_id, this, id) serves it. */
   key: SQL
   /** The cursor's value as an expression comparable with `key`. */
-  bind: (value: string) => SQL
-  /** Reads the cursor value off a row. */
-  valueOf: (row: TaskRow) => string | null
+  bind: (value: SQLWrapper) => SQL
+  /** Reads the cursor value off a task. */
+  valueOf: (task: Task) => string | null
   nullable: boolean
   /** Checks a decoded cursor value. */
   accepts: (value: unknown) => boolean
@@ -232,22 +303,23 @@ const isInstant = (v: unknown) =>
   /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(v) &&
   isStorableInstant(Date.parse(v)) &&
   new Date(v).toISOString() === v
-const instantSort = (column: typeof tasks.createdAt | typeof tasks.dueAt, valueOf: (row: TaskRow) => Date | null, nullable: boolean): SortSpec => ({
+// A task's instants are already in that form (instantText).
+const instantSort = (column: typeof tasks.createdAt | typeof tasks.dueAt, valueOf: (task: Task) => string | null, nullable: boolean): SortSpec => ({
   key: sql`${column}`,
   bind: (v) => sql`${v}::timestamptz`,
-  valueOf: (row) => valueOf(row)?.toISOString() ?? null,
+  valueOf,
   nullable,
   accepts: isInstant,
 })
 
 const sortSpecs: Record<SortKey, SortSpec> = {
-  created_at: instantSort(tasks.createdAt, (r) => r.createdAt, false),
-  updated_at: instantSort(tasks.updatedAt, (r) => r.updatedAt, false),
-  due_at: instantSort(tasks.dueAt, (r) => r.dueAt, true),
+  created_at: instantSort(tasks.createdAt, (t) => t.created_at, false),
+  updated_at: instantSort(tasks.updatedAt, (t) => t.updated_at, false),
+  due_at: instantSort(tasks.dueAt, (t) => t.due_at, true),
   priority: {
     key: sql`${tasks.priority}`,
     bind: (v) => sql`${v}::task_priority`,
-    valueOf: (row) => row.priority,
+    valueOf: (t) => t.priority,
     nullable: false,
     accepts: (v) => (priorities as readonly unknown[]).includes(v),
   },
@@ -255,7 +327,7 @@ const sortSpecs: Record<SortKey, SortSpec> = {
     // The column is collate "C": keys compare by their bytes, as the key library assumes.
     key: sql`${tasks.position}`,
     bind: (v) => sql`${v}::text`,
-    valueOf: (row) => row.position,
+    valueOf: (t) => t.position,
     nullable: false,
     accepts: (v) => typeof v === 'string' && /^[0-9A-Za-z]{1,64}$/.test(v),
   },
@@ -263,7 +335,7 @@ const sortSpecs: Record<SortKey, SortSpec> = {
     // Case-insensitive, and the same byte order on every Postgres whatever its locale.
     key: sql`lower(${tasks.title}) collate "C"`,
     bind: (v) => sql`lower(${v}::text) collate "C"`,
-    valueOf: (row) => row.title,
+    valueOf: (t) => t.title,
     nullable: false,
     accepts: (v) => typeof v === 'string' && v.length <= 800 && !v.includes('\u0000'),
   },
@@ -286,36 +358,79 @@ export function positionOf(values: readonly unknown[], sort: string): Position |
 /** A position as cursor values (the inverse of positionOf). */
 export const cursorValues = (p: Position) => [p.sort, p.value, p.id] as const
 
-export async function listTasks(
-  db: Database,
-  userId: string,
-  query: ListRequest,
-  after: Position | null,
-): Promise<{ rows: TaskRow[]; next: Position | null }> {
-  const { key, descending } = parseSort(query.sort)
-  const spec = sortSpecs[key]
-  const limit = Number(query.limit)
-  const where: (SQL | undefined)[] = [eq(tasks.userId, userId)]
+/** Which filters a page query has (not their values): each shape is one statement, built on first use. */
+interface PageShape {
+  sort: string
+  list: 'any' | 'none' | 'one'
+  status: ListRequest['status']
+  priority: boolean
+  dueAfter: boolean
+  dueBefore: boolean
+  search: boolean
+  after: 'none' | 'null' | 'value'
+}
 
-  where.push(listFilter(query.list_id))
-  if (query.status === 'pending') where.push(eq(tasks.completed, false))
-  if (query.status === 'completed') where.push(eq(tasks.completed, true))
-  if (query.priority) where.push(eq(tasks.priority, query.priority))
-  if (query.due_after) where.push(gte(tasks.dueAt, new Date(query.due_after)))
-  if (query.due_before) where.push(lt(tasks.dueAt, new Date(query.due_before)))
-  if (query.q) {
-    const pattern = `%${query.q.replace(/[\\%_]/g, '\\$&')}%`
-    where.push(or(ilike(tasks.title, pattern), ilike(tasks.description, pattern)))
+// At most 12 sorts × 3 × 3 × 2⁴ × 3 shapes (5,184), in practice a handful.
+const pageStatements = new Map<string, Statement<Task[]>>()
+
+function pageStatement(shape: PageShape): Statement<Task[]> {
+  const name = Object.values(shape).join(' ')
+  let page = pageStatements.get(name)
+  if (page === undefined) {
+    page = statement((db) => pageQuery(db, shape))
+    pageStatements.set(name, page)
   }
-  if (after) where.push(following(spec, descending, after))
+  return page
+}
 
+function pageQuery(db: Database, shape: PageShape) {
+  const { key, descending } = parseSort(shape.sort)
+  const spec = sortSpecs[key]
+  const where: (SQL | undefined)[] = [eq(tasks.userId, p('userId'))]
+  if (shape.list === 'none') where.push(isNull(tasks.listId))
+  if (shape.list === 'one') where.push(eq(tasks.listId, p('listId')))
+  if (shape.status === 'pending') where.push(eq(tasks.completed, false))
+  if (shape.status === 'completed') where.push(eq(tasks.completed, true))
+  if (shape.priority) where.push(eq(tasks.priority, p('priority')))
+  if (shape.dueAfter) where.push(sql`${tasks.dueAt} >= ${p('dueAfter')}::timestamptz`)
+  if (shape.dueBefore) where.push(sql`${tasks.dueAt} < ${p('dueBefore')}::timestamptz`)
+  if (shape.search) where.push(or(ilike(tasks.title, p('pattern')), ilike(tasks.description, p('pattern'))))
+  if (shape.after !== 'none') where.push(following(spec, descending, shape.after === 'null'))
   const nulls = spec.nullable ? sql` nulls last` : sql``
-  const rows = await db
-    .select()
+  return db
+    .select(taskColumns)
     .from(tasks)
     .where(and(...where))
     .orderBy(descending ? sql`${spec.key} desc${nulls}` : sql`${spec.key} asc${nulls}`, descending ? desc(tasks.id) : asc(tasks.id))
-    .limit(limit + 1)
+    .limit(p('limit'))
+}
+
+export async function listTasks(db: Database, userId: string, query: ListRequest, after: Position | null): Promise<{ rows: Task[]; next: Position | null }> {
+  const spec = sortSpecs[parseSort(query.sort).key]
+  const limit = Number(query.limit)
+  const listId = query.list_id
+  const page = pageStatement({
+    sort: query.sort,
+    list: listId === undefined ? 'any' : listId === 'none' ? 'none' : 'one',
+    status: query.status,
+    priority: query.priority !== undefined,
+    dueAfter: query.due_after !== undefined,
+    dueBefore: query.due_before !== undefined,
+    search: !!query.q,
+    after: after === null ? 'none' : after.value === null ? 'null' : 'value',
+  })
+  const rows = await page.run(db, {
+    userId,
+    listId,
+    priority: query.priority,
+    // As the Date the instant stands for (milliseconds, as everywhere in the API).
+    dueAfter: query.due_after && new Date(query.due_after).toISOString(),
+    dueBefore: query.due_before && new Date(query.due_before).toISOString(),
+    pattern: query.q && `%${query.q.replace(/[\\%_]/g, '\\$&')}%`,
+    afterValue: after?.value,
+    afterId: after?.id,
+    limit: limit + 1,
+  })
 
   if (rows.length === 0) await checkListFilter(db, userId, query.list_id)
   let kept = Math.min(rows.length, limit)
@@ -340,14 +455,15 @@ export const PAGE_BUDGET_BYTES = 512 * 1024
 
 // The task's size as JSON: its two free-text fields as written (escapes and UTF-8 included), plus
 // a bound on everything else (ids, timestamps, names of fields).
-const jsonBytes = (row: TaskRow) => 400 + Buffer.byteLength(JSON.stringify(row.title)) + (row.description === null ? 0 : Buffer.byteLength(JSON.stringify(row.description)))
+const jsonBytes = (task: Task) => 400 + Buffer.byteLength(JSON.stringify(task.title)) + (task.description === null ? 0 : Buffer.byteLength(JSON.stringify(task.description)))
 
-// The rows strictly after `p` in the total order (key, id), with tasks lacking the key last.
-function following(spec: SortSpec, descending: boolean, p: Position): SQL {
+// The rows strictly after the cursor's position (placeholders afterValue, afterId) in the total
+// order (key, id), with tasks lacking the key last. `valueIsNull`: the cursor's value is null.
+function following(spec: SortSpec, descending: boolean, valueIsNull: boolean): SQL {
   const beyond = descending ? sql`<` : sql`>`
-  const id = sql`${p.id}::uuid`
-  if (p.value === null) return sql`(${spec.key} is null and ${tasks.id} ${beyond} ${id})`
-  const after = sql`(${spec.key}, ${tasks.id}) ${beyond} (${spec.bind(p.value)}, ${id})`
+  const id = sql`${p('afterId')}::uuid`
+  if (valueIsNull) return sql`(${spec.key} is null and ${tasks.id} ${beyond} ${id})`
+  const after = sql`(${spec.key}, ${tasks.id}) ${beyond} (${spec.bind(p('afterValue'))}, ${id})`
   return spec.nullable ? sql`(${after} or ${spec.key} is null)` : after
 }
 
@@ -362,10 +478,7 @@ async function inList<T>(write: () => Promise<T>): Promise<T> {
   }
 }
 
-function owned(userId: string, id: string, ifMatch: IfMatch = null) {
-  return and(eq(tasks.id, id), eq(tasks.userId, userId), ifMatch === null ? undefined : inArray(tasks.version, [...ifMatch]))
-}
-
-function toDate(value: string | null | undefined): Date | null {
-  return value == null ? null : new Date(value)
+/** An RFC 3339 instant (or null) as toISOString() writes it: cut to milliseconds, as the API reads every instant. */
+function instantOf(value: string | null | undefined): string | null {
+  return value == null ? null : new Date(value).toISOString()
 }

@@ -8,7 +8,7 @@ import { bodyCodes, commonCodes, keyCodes, notOwned, type Api, type Caller } fro
 import { decodeCursor, encodeCursor, nextLink } from '../http/cursor'
 import { errorResponses } from '../http/errors'
 import { locationOf } from '../http/request'
-import { ClearQuery, CreateTask, Deleted, ListQuery, MoveTask, Stats, Task, Toggle, UpdateTask, toTask, type ListRequest } from './model'
+import { ClearQuery, CreateTask, Deleted, ListQuery, MoveTask, Stats, Task, Toggle, UpdateTask, type ListRequest } from './model'
 import * as q from './queries'
 
 // The older family's :user_id rides along in params; the auth plugin has already checked it.
@@ -25,9 +25,9 @@ const json = 'application/json' as const
 const oneTask = { params: TaskParams, notFound: 'TASK_NOT_FOUND' } as const
 
 /** The task for the answer, or the error for an id the caller's write or lookup missed (412, 403 or 404). */
-async function found(caller: Caller, row: Awaited<ReturnType<typeof q.getTask>>) {
-  if (!row) throw await notOwned(caller, 'task')
-  return toTask(row)
+async function found(caller: Caller, task: Task | undefined) {
+  if (!task) throw await notOwned(caller, 'task')
+  return task
 }
 
 const update = {
@@ -47,7 +47,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
         const after = query.cursor === undefined ? null : decodeCursor(query.cursor, (values) => q.positionOf(values, query.sort))
         const page = await q.listTasks(db, userId, query, after)
         if (page.next) set.headers['link'] = nextLink(request, encodeCursor(q.cursorValues(page.next)))
-        return page.rows.map(toTask)
+        return page.rows
       },
       {
         query: ListQuery,
@@ -59,7 +59,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
     .post(
       '/tasks',
       async ({ body, userId, db, request, set, status }) => {
-        const task = toTask(await q.createTask(db, userId, body))
+        const task = await q.createTask(db, userId, body)
         set.headers['location'] = locationOf(request, task.id)
         return status(201, task)
       },
