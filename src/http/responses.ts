@@ -1,6 +1,6 @@
 // Response schemas document the API (OpenAPI) and type the handlers and Eden's client; they are not
-// checked again at run time. Every answer is built by the service itself: objects from typed rows
-// (toTask, toList…), whose shapes the compiler checks against these schemas (Elysia types each
+// checked again at run time. Every answer is built by the service itself: objects are typed rows
+// selected in the wire's shape (taskColumns, listColumns), whose shapes the compiler checks against these schemas (Elysia types each
 // handler's return by its route's `response`), and problem bodies from one function (problem()).
 // Checking them per request bought nothing a test does not, and cost up to a fifth of a list's CPU
 // (the `date-time` format re-parsing every timestamp the server had just formatted). Requests stay
