@@ -76,12 +76,23 @@ export function connectDatabase(config: DatabaseConfig, onPoolError: (error: Err
       // killed before the database opened left a half-written folder: that one starts over.
       const firstStart = dataDir === undefined ? undefined : beginFirstStart(dataDir)
       const fresh = firstStart !== null
-      const loadDataDir = fresh ? embeddedTemplate() : undefined
+      const template = fresh ? embeddedTemplate() : undefined
+      // A folder gets the template unpacked into it by Bun's native, streaming tar reader (~12 MiB
+      // at its peak) and is then opened like any other; PGlite's own `loadDataDir` held the
+      // 40 MB tar several times over in JavaScript (~130 MiB at the first start's peak). Only an
+      // in-memory database, which has no folder, is loaded through PGlite.
+      const loadDataDir = dataDir === undefined ? template : undefined
       // Opens in the background, so the service can listen first; until it is open, queries fail
       // as "unavailable" (503 with Retry-After). It starts on the next turn of the event loop:
       // compiling PGlite's WebAssembly holds the thread for ~30 ms, and the caller listens before.
       const opening = new Promise((resolve) => setImmediate(resolve))
-        .then(() => Promise.all([import('@electric-sql/pglite'), pgliteFiles(fresh && loadDataDir === undefined)]))
+        .then(() =>
+          Promise.all([
+            import('@electric-sql/pglite'),
+            pgliteFiles(fresh && template === undefined),
+            dataDir !== undefined && template !== undefined && new Bun.Archive(template).extract(dataDir),
+          ]),
+        )
         .then(([{ PGlite }, files]) => PGlite.create({ dataDir, loadDataDir, postgresqlconf: PGLITE_SETTINGS, ...files }))
         .catch((error: unknown) => {
           throw new DatabaseOpenError(dataDir, error)
@@ -162,11 +173,13 @@ function directMigration(config: DatabaseConfig) {
 /**
  * Postgres settings of the embedded database, chosen for one process serving one small service
  * (README, "The embedded database"): small shared buffers (the OS page cache holds the files
- * anyway, and every buffer is resident WebAssembly memory), WAL kept short between checkpoints, and
- * full durability (fsync, synchronous_commit) left on: a write answered 2xx survives kill -9.
+ * anyway, and every buffer is resident WebAssembly memory), shared memory sized for the one session
+ * PGlite has rather than 100, WAL kept short between checkpoints, and synchronous_commit left on: a
+ * write answered 2xx survives kill -9.
  */
 const PGLITE_SETTINGS = [
-  'shared_buffers=16MB',
+  'shared_buffers=8MB',
+  'max_connections=4',
   'work_mem=4MB',
   'maintenance_work_mem=16MB',
   'temp_buffers=2MB',
