@@ -4,7 +4,7 @@
 import { and, asc, eq, inArray, sql, TransactionRollbackError } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { lockOrder, placeIn, type Anchor, type Collection, type Placement } from '../db/positions'
-import { lists, tasks, type ListRow } from '../db/schema'
+import { lists, type ListRow } from '../db/schema'
 import { fieldError } from '../http/errors'
 import { ownListAnchorMessage } from './model'
 
@@ -115,7 +115,8 @@ export function undoneByPrecondition(error: unknown): undefined {
 /**
  * Deletes a list and, through the foreign key's cascade, every task in it, in one statement; false
  * when the caller has no such list, or not at a version `ifMatch` names. (Not a second delete of the
- * tasks beside it: that one would go ahead when the list's own If-Match check fails.)
+ * tasks beside it: that one would go ahead when the list's own If-Match check fails.) The change log
+ * gets the list's tombstone and each cascaded task's: the trigger fires for those rows too.
  */
 export async function deleteList(db: Database, userId: string, id: string, ifMatch: readonly number[] | null = null): Promise<boolean> {
   const rows = await db.delete(lists).where(owned(userId, id, ifMatch)).returning({ id: lists.id })

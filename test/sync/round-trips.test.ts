@@ -1,5 +1,5 @@
 // The change log costs no round trip: every task write that was one statement is still one (no
-// transaction), its change numbered, logged and notified inside it; a create, which lists made one
+// transaction), its change numbered, logged and notified by the trigger at its commit; a create, which lists made one
 // transaction (it reads its list's first key), is still that one transaction.
 import { describe, expect, test } from 'bun:test'
 import type { PGlite } from '@electric-sql/pglite'
