@@ -16,6 +16,7 @@ import { requestMetrics, type Metrics } from './http/metrics'
 import { createRateLimits } from './http/rate-limit'
 import { requestId } from './http/request'
 import { responseHeaders } from './http/response-headers'
+import { unvalidatedResponses } from './http/responses'
 import { routing } from './http/routing'
 import type { Logger } from './log'
 import { lists } from './lists/routes'
@@ -41,7 +42,7 @@ export function createApp({ config, database, verify, log: baseLog, metrics, syn
   const limits = createRateLimits(config.rateLimit, { redis: config.redis, log, events: metrics })
   // One base for every /api feature, so the three path families spend the same request budgets.
   const base = api({ database, log, verify, limits, trustProxy: config.trustProxy })
-  return new Elysia({ normalize: false })
+  const app = new Elysia({ normalize: false })
     .use(requestMetrics(metrics))
     .use(requestId)
     .use(responseHeaders)
@@ -60,6 +61,7 @@ export function createApp({ config, database, verify, log: baseLog, metrics, syn
     .use(tasks(base, '/api/:user_id'))
     .use(syncRoutes(base, streams))
     .onStop(() => limits.close())
+  return unvalidatedResponses(app)
 }
 
 export type App = ReturnType<typeof createApp>

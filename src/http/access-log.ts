@@ -1,7 +1,7 @@
 // One access-log line per request, written after the response is sent.
 import { Elysia } from 'elysia'
 import type { Logger } from '../log'
-import { requestMeta, urlOf } from './request'
+import { pathOf, requestMeta } from './request'
 
 export const accessLog = (log: Logger) =>
   new Elysia({ name: 'access-log' })
@@ -15,7 +15,7 @@ export const accessLog = (log: Logger) =>
         // The route pattern, not the path: paths hold task ids and, in older clients, user ids.
         route: route || null,
         // No route matched: the path, so an operator sees what was asked, with its ids masked.
-        path: route ? undefined : maskIds(urlOf(request).pathname),
+        path: route ? undefined : maskIds(pathOf(request)),
         status: typeof set.status === 'number' ? set.status : 200,
         duration_ms: m ? Math.round((performance.now() - m.startedAt) * 100) / 100 : null,
         user_id: m?.userId,

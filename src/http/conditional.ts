@@ -64,16 +64,25 @@ const isVersioned = (value: object): value is { version: number } =>
   !Array.isArray(value) && typeof (value as { version?: unknown }).version === 'number'
 
 /** Sets the response's ETag; on a read, answers 304 instead when If-None-Match matches it. */
-function tagResponse({ request, responseValue, set }: { request: Request; responseValue: unknown; set: { headers: Record<string, unknown> } }) {
-  const value = responseValue instanceof ElysiaCustomStatusResponse ? responseValue.response : responseValue
+function tagResponse({ request, responseValue, set }: { request: Request; responseValue: unknown; set: { headers: Record<string, unknown>; status?: unknown } }) {
+  const custom = responseValue instanceof ElysiaCustomStatusResponse
+  const value = custom ? responseValue.response : responseValue
   if (value === null || typeof value !== 'object' || value instanceof Response) return
-  const tag = isVersioned(value) ? versionTag(value.version) : bodyTag(JSON.stringify(value))
+  // The hashed text is the body sent: serialized once, not again by Elysia.
+  const text = isVersioned(value) ? undefined : JSON.stringify(value)
+  const tag = text === undefined ? versionTag((value as { version: number }).version) : bodyTag(text)
   set.headers.etag = tag
   const ifNoneMatch = request.headers.get('if-none-match')
   if ((request.method === 'GET' || request.method === 'HEAD') && ifNoneMatch !== null && noneMatch(ifNoneMatch, tag)) {
     const { 'content-type': _, ...headers } = set.headers as Record<string, string>
     // `as never`: a 304 adds no body type to the route's responses (nor to Eden's).
     return new Response(null, { status: 304, headers }) as never
+  }
+  if (text !== undefined) {
+    if (custom) set.status = responseValue.code
+    // What Response.json would have said.
+    set.headers['content-type'] ??= 'application/json;charset=utf-8'
+    return text as never
   }
 }
 

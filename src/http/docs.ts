@@ -6,6 +6,7 @@ import { Elysia } from 'elysia'
 import bundle from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'file' }
 import stylesheet from 'swagger-ui-dist/swagger-ui.css' with { type: 'file' }
 import pkg from '../../package.json'
+import { withoutMarks } from './responses'
 
 // A check mark, so the browser tab of /docs (and of the API) shows something.
 const favicon =
@@ -47,7 +48,10 @@ function problemContent(document: { paths?: Record<string, Record<string, Operat
 export const docs = () =>
   new Elysia({ name: 'docs' })
     .mapResponse(({ path, responseValue }) => {
-      if (path === '/docs/json' && responseValue && typeof responseValue === 'object') return Response.json(problemContent(responseValue))
+      if (path === '/docs/json' && responseValue && typeof responseValue === 'object') {
+        // Serialized here, as Response.json would, without the schemas' validation marks.
+        return new Response(JSON.stringify(problemContent(responseValue), withoutMarks), { headers: { 'content-type': 'application/json;charset=utf-8' } })
+      }
     })
     // Someone who opens the service in a browser lands on its documentation.
     .get('/', ({ redirect }) => redirect('/docs', 302), { detail: { hide: true } })

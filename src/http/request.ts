@@ -23,8 +23,24 @@ const noHost = 'http://no-host.invalid'
 /** The request's URL, also when the client sent no Host. */
 export const urlOf = (request: Request) => new URL(request.url, noHost)
 
+/**
+ * The request's path, as `urlOf(request).pathname` gives it, without parsing a URL on every
+ * request: with a Host, Bun's `request.url` is already normalized (dot segments resolved,
+ * percent-encoded), so the path is the text from the first `/` after the authority up to `?` or
+ * `#`. A bare path (no Host) is parsed as before.
+ */
+export function pathOf(request: Request): string {
+  const url = request.url
+  if (url.charCodeAt(0) === 0x2f) return urlOf(request).pathname
+  const start = url.indexOf('/', url.indexOf('//') + 2)
+  if (start === -1) return '/'
+  let end = start + 1
+  while (end < url.length && url.charCodeAt(end) !== 0x3f && url.charCodeAt(end) !== 0x23) end++
+  return url.slice(start, end)
+}
+
 /** The `Location` of an object created by a POST to this request's collection path: a path. */
-export const locationOf = (request: Request, id: string) => `${urlOf(request).pathname.replace(/\/$/, '')}/${id}`
+export const locationOf = (request: Request, id: string) => `${pathOf(request).replace(/\/$/, '')}/${id}`
 
 /** The id a new request gets: the client's X-Request-Id when sane, else a new one. */
 export function newRequestId(request: Request): string {

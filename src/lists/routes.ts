@@ -1,5 +1,6 @@
 // The 'lists' plugin: the caller's lists and their order, only under /api/v1, on the /api base
 // plugin (which gives each handler `userId` and `db`). Handlers are short: one query, shape the answer.
+// They name the context fields they use (see src/tasks/routes.ts).
 import { Elysia, t } from 'elysia'
 import type { ListRow } from '../db/schema'
 import { bodyCodes, commonCodes, keyCodes, notOwned, type Api, type Caller } from '../http/api'
@@ -46,13 +47,14 @@ export const lists = (api: Api) =>
         detail: { summary: 'Create a list', description: 'The new list comes last.' },
       },
     )
-    .get('/lists/:id', async (c) => found(c, await q.getList(c.db, c.userId, c.params.id)), {
+    .get('/lists/:id', async ({ db, userId, params, forbidden, ifMatch }) => found({ db, userId, params, forbidden, ifMatch }, await q.getList(db, userId, params.id)), {
       ...oneList,
       conditional: 'read',
       response: { 200: List, ...listErrors },
       detail: { summary: 'Get a list' },
     })
-    .patch('/lists/:id', async (c) => found(c, await q.renameList(c.db, c.userId, c.params.id, c.body.name, c.ifMatch)), {
+    .patch('/lists/:id', async ({ db, userId, params, forbidden, ifMatch, body }) =>
+      found({ db, userId, params, forbidden, ifMatch }, await q.renameList(db, userId, params.id, body.name, ifMatch)), {
       ...oneList,
       parse: json,
       body: UpdateList,
@@ -61,7 +63,8 @@ export const lists = (api: Api) =>
       response: { 200: List, ...listKeyedErrors },
       detail: { summary: 'Rename a list', description: 'The only writable field is `name`; the read-only fields of a list sent back as it came are ignored.' },
     })
-    .post('/lists/:id/move', async (c) => found(c, await q.moveList(c.db, c.userId, c.params.id, c.body ?? {}, c.ifMatch)), {
+    .post('/lists/:id/move', async ({ db, userId, params, forbidden, ifMatch, body }) =>
+      found({ db, userId, params, forbidden, ifMatch }, await q.moveList(db, userId, params.id, body ?? {}, ifMatch)), {
       ...oneList,
       parse: json,
       body: MoveList,
@@ -75,9 +78,9 @@ export const lists = (api: Api) =>
     })
     .delete(
       '/lists/:id',
-      async (c) => {
-        if (!(await q.deleteList(c.db, c.userId, c.params.id, c.ifMatch))) await found(c, undefined)
-        return c.status(204, undefined)
+      async ({ db, userId, params, forbidden, ifMatch, status }) => {
+        if (!(await q.deleteList(db, userId, params.id, ifMatch))) await found({ db, userId, params, forbidden, ifMatch }, undefined)
+        return status(204, undefined)
       },
       { ...oneList, conditional: 'write', response: { 204: t.Undefined(), ...listWriteErrors }, detail: { summary: 'Delete a list and its tasks' } },
     )

@@ -1,6 +1,8 @@
 // The 'tasks' plugin: every task endpoint, mounted once per path family (/api/v1, /api and the
 // older /api/:user_id) on the /api base plugin, which gives each handler `userId` and `db`.
-// Handlers are short: one query, shape the answer.
+// Handlers are short: one query, shape the answer. They name the context fields they use: Elysia
+// reads a handler's source, and a context passed whole to a function makes it prepare everything
+// for every request (cookies parsed, the query, all headers copied).
 import { Elysia, t } from 'elysia'
 import { bodyCodes, commonCodes, keyCodes, notOwned, type Api, type Caller } from '../http/api'
 import { decodeCursor, encodeCursor, nextLink } from '../http/cursor'
@@ -29,7 +31,8 @@ async function found(caller: Caller, row: Awaited<ReturnType<typeof q.getTask>>)
 }
 
 const update = {
-  handler: async (c: Caller & { body: UpdateTask }) => found(c, await q.updateTask(c.db, c.userId, c.params.id, c.body, c.ifMatch)),
+  handler: async ({ db, userId, params, forbidden, ifMatch, body }: Caller & { body: UpdateTask }) =>
+    found({ db, userId, params, forbidden, ifMatch }, await q.updateTask(db, userId, params.id, body, ifMatch)),
   options: { ...oneTask, parse: json, body: UpdateTask, conditional: 'write', response: { 200: Task, ...taskBodyErrors } },
 } as const
 
@@ -79,7 +82,7 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
       response: { 200: Stats, ...commonErrors },
       detail: { summary: 'Count the caller\'s tasks' },
     })
-    .get('/tasks/:id', async (c) => found(c, await q.getTask(c.db, c.userId, c.params.id)), {
+    .get('/tasks/:id', async ({ db, userId, params, forbidden, ifMatch }) => found({ db, userId, params, forbidden, ifMatch }, await q.getTask(db, userId, params.id)), {
       ...oneTask,
       conditional: 'read',
       response: { 200: Task, ...taskErrors },
@@ -92,7 +95,8 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
       detail: { summary: 'Update a task' },
     })
     .put('/tasks/:id', update.handler, { ...update.options, detail: { summary: 'Update a task (as PATCH, for older clients)' } })
-    .patch('/tasks/:id/toggle', async (c) => found(c, await q.toggleTask(c.db, c.userId, c.params.id, c.body?.completed, c.ifMatch)), {
+    .patch('/tasks/:id/toggle', async ({ db, userId, params, forbidden, ifMatch, body }) =>
+      found({ db, userId, params, forbidden, ifMatch }, await q.toggleTask(db, userId, params.id, body?.completed, ifMatch)), {
       ...oneTask,
       parse: json,
       body: Toggle,
@@ -103,9 +107,9 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
     })
     .delete(
       '/tasks/:id',
-      async (c) => {
-        if (!(await q.deleteTask(c.db, c.userId, c.params.id, c.ifMatch))) throw await notOwned(c, 'task')
-        return c.status(204, undefined)
+      async ({ db, userId, params, forbidden, ifMatch, status }) => {
+        if (!(await q.deleteTask(db, userId, params.id, ifMatch))) throw await notOwned({ db, userId, params, forbidden, ifMatch }, 'task')
+        return status(204, undefined)
       },
       { ...oneTask, conditional: 'write', response: { 204: t.Undefined(), ...taskWriteErrors }, detail: { summary: 'Delete a task' } },
     )
@@ -114,7 +118,8 @@ export const tasks = <const Prefix extends '/api/v1' | '/api' | '/api/:user_id'>
 export const taskMoves = (api: Api) =>
   new Elysia({ name: 'task-moves', prefix: '/api/v1', detail: { tags: ['tasks'], security: [{ bearer: [] }] } })
     .use(api)
-    .post('/tasks/:id/move', async (c) => found(c, await q.moveTask(c.db, c.userId, c.params.id, c.body ?? {}, c.ifMatch)), {
+    .post('/tasks/:id/move', async ({ db, userId, params, forbidden, ifMatch, body }) =>
+      found({ db, userId, params, forbidden, ifMatch }, await q.moveTask(db, userId, params.id, body ?? {}, ifMatch)), {
       ...oneTask,
       parse: json,
       body: MoveTask,
