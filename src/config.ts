@@ -105,7 +105,7 @@ export const variables = {
   }),
   EVENTS_MAX_STREAMS_PER_USER: variable(t.Integer({ minimum: 1, maximum: 1000 }), {
     must: 'an integer from 1 to 1000',
-    help: 'open event streams per user on one instance; beyond, 429',
+    help: 'open event streams per user, across all instances; beyond, 429',
     default: '10',
   }),
   REDIS_URL: variable(t.String({ pattern: '^rediss?://' }), {

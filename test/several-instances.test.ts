@@ -2,7 +2,7 @@
 // one Redis, driven round-robin. Migrations on three simultaneous starts apply once (through the
 // direct URL, while the pooled one is a relay); a user's budget is spent once across all three; an
 // Idempotency-Key used on one is replayed by the others; a change written through one reaches an
-// event stream open on another within a second.
+// event stream open on another within a second; a user's cap on open streams counts them on all.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { SQL } from 'bun'
 import { migrations } from '../src/db/migrate'
@@ -36,6 +36,7 @@ describe.if(hasPostgres)('three instances on one Postgres and one Redis', () => 
       JWT_SECRET: SECRET,
       RATE_LIMIT_PER_USER: '6',
       RATE_LIMIT_PER_IP: '1000',
+      EVENTS_MAX_STREAMS_PER_USER: '2',
     }
     // Started at the same moment, on an empty database.
     servers = await Promise.all([0, 1, 2].map(() => startServer(env)))
@@ -141,6 +142,41 @@ describe.if(hasPostgres)('three instances on one Postgres and one Redis', () => 
       }
     } finally {
       await Promise.all(streams.map((e) => e.cancel()))
+    }
+  })
+
+  test('a user\'s cap on open event streams counts their streams on every instance', async () => {
+    // (Few requests: the user's request budget here is 6.)
+    const user = newUser()
+    const token = await signToken({ sub: user })
+    const open = (i: number) => fetch(`${servers[i]!.url}/api/v1/events`, { headers: { authorization: `Bearer ${token}` } })
+    const streams: ReturnType<typeof readSse>[] = []
+    const sql = new SQL(scratch.url, { max: 1 })
+    try {
+      for (const i of [0, 1]) {
+        const res = await open(i)
+        expect(res.status).toBe(200)
+        const events = readSse(res)
+        expect(await events.nextEvent()).toMatchObject({ kind: 'event', event: 'ready' })
+        streams.push(events)
+      }
+      // Two open, one on each of two instances: a third is refused on the third instance.
+      const refused = await open(2)
+      expect(refused.status).toBe(429)
+      expect(refused.headers.get('retry-after')).toBe('30')
+      expect(await json(refused)).toMatchObject({ error_code: 'RATE_LIMITED' })
+      // The one on the second instance closed: its place is free on the third as soon as the
+      // second has seen the client go.
+      await streams.pop()!.cancel()
+      const leases = async () => (await sql`select count(*)::int as n from sync_streams where user_id = ${user}`)[0].n as number
+      const deadline = performance.now() + 2000
+      while ((await leases()) > 1 && performance.now() < deadline) await Bun.sleep(20)
+      const res = await open(2)
+      expect(res.status).toBe(200)
+      streams.push(readSse(res))
+    } finally {
+      await Promise.all(streams.map((e) => e.cancel()))
+      await sql.close()
     }
   })
 })

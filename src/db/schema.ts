@@ -161,3 +161,18 @@ export const idempotencyKeys = pgTable(
 
 export type IdempotencyRecord = typeof idempotencyKeys.$inferSelect
 
+
+/**
+ * The event streams open on every instance, one lease per stream, so the per-user cap holds across
+ * instances (src/sync/streams.ts). A lease is renewed while its stream is open and deleted when it
+ * closes; one whose instance died lapses at `expires_at`.
+ */
+export const syncStreams = pgTable(
+  'sync_streams',
+  {
+    userId: text('user_id').notNull(),
+    streamId: uuid('stream_id').notNull(),
+    expiresAt: instant('expires_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.streamId] }), index('sync_streams_expires_idx').on(t.expiresAt)],
+)

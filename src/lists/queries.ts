@@ -127,7 +127,8 @@ export function undoneByPrecondition(error: unknown): undefined {
 /**
  * Deletes a list and, through the foreign key's cascade, every task in it, in one statement; false
  * when the caller has no such list, or not at a version `ifMatch` names. (Not a second delete of the
- * tasks beside it: that one would go ahead when the list's own If-Match check fails.)
+ * tasks beside it: that one would go ahead when the list's own If-Match check fails.) The change log
+ * gets the list's tombstone and each cascaded task's: the trigger fires for those rows too.
  */
 export async function deleteList(db: Database, userId: string, id: string, ifMatch: readonly number[] | null = null): Promise<boolean> {
   const rows = await deletes[ifMatch === null ? 0 : 1]!.run(db, { userId, id, versions: ifMatch?.join(',') })

@@ -1,6 +1,7 @@
 // The sync hub of one instance: its open event streams, the one LISTEN connection that wakes them
 // when any instance commits a change for their user (whose writes notify because the hub marks
-// them as listened to), and the purge of old tombstones.
+// them as listened to), the leases that count a user's streams on every instance (streams.ts), and
+// the purge of old tombstones and lapsed leases.
 // A notification carries only `<seq> <user id>`: a woken stream re-reads the log from its own
 // cursor, so a coalesced, late or lost notification (the listener was reconnecting) loses nothing:
 // every (re)connection of the listener wakes every stream to re-read.
@@ -12,6 +13,7 @@ import { encodeCursor, type SyncCursor } from './cursor'
 import { currentSeq, listenFor, purgeTombstones, readFeed, type FeedOptions } from './feed'
 import type { StreamEvent } from './model'
 import { SYNC_CHANNEL } from './record'
+import { LEASE_RENEW_MS, openLease, purgeLeases, releaseLeases, renewLeases, type Lease } from './streams'
 
 export interface SyncOptions {
   database: DatabaseHandle
@@ -29,6 +31,7 @@ type Wake = 'change' | 'timeout' | 'closed'
 
 /** One open stream: where it has read up to, and how to wake it. */
 class Waiter {
+  constructor(readonly lease: Lease) {}
   position = 0
   closed = false
   private pending = false
@@ -92,6 +95,16 @@ export function createSync({ database, log, retentionDays, maxStreamsPerUser, he
       log.warn('sync.renew_failed', { error: (error as Error)?.name })
     })
   let renewing: Timer | undefined
+  // Every lease of this instance's streams, renewed together: one statement per instance per
+  // LEASE_RENEW_MS, rather than one per stream per heartbeat.
+  const renewAll = () =>
+    renewLeases(
+      database.db,
+      everyStream().map((w) => w.lease),
+    ).catch((error: unknown) => {
+      log.warn('sync.lease_renew_failed', { error: (error as Error)?.name })
+    })
+  let leasing: Timer | undefined
   const onListen = () => {
     log.info('sync.listening')
     // After an outage the marks may have lapsed: renew them before the streams re-read, so a write
@@ -116,15 +129,20 @@ export function createSync({ database, log, retentionDays, maxStreamsPerUser, he
 
   async function* events(userId: string, since: SyncCursor | null, expiresAt: number, signal: AbortSignal): AsyncGenerator<StreamEvent> {
     if (closed) throw new ApiError('SERVICE_UNAVAILABLE', 'The service is shutting down')
-    const mine = streams.get(userId) ?? new Set()
-    if (mine.size >= maxStreamsPerUser) {
+    // The cap counts the user's streams on every instance (src/sync/streams.ts).
+    const lease = { userId, streamId: crypto.randomUUID() }
+    if (!(await openLease(database.db, lease, maxStreamsPerUser))) {
       throw new ApiError('RATE_LIMITED', `At most ${maxStreamsPerUser} event streams may be open at once`, { headers: { 'retry-after': '30' } })
     }
-    const waiter = new Waiter()
+    leasing ??= setInterval(() => void renewAll(), LEASE_RENEW_MS)
+    leasing.unref()
+    const mine = streams.get(userId) ?? new Set()
+    const waiter = new Waiter(lease)
     mine.add(waiter)
     streams.set(userId, mine)
     const abort = () => waiter.wake('closed')
     signal.addEventListener('abort', abort)
+    if (signal.aborted) abort() // during the lease's round trip
     let started = false
     try {
       // Listening, and marked as listened to, before the first read: a change committed after
@@ -173,6 +191,13 @@ export function createSync({ database, log, retentionDays, maxStreamsPerUser, he
       }
     } finally {
       signal.removeEventListener('abort', abort)
+      // Freed before the stream counts as closed here, so a new stream may open at once (at
+      // shutdown, `close` frees every lease in one statement instead).
+      if (!closed) {
+        await releaseLeases(database.db, [lease]).catch((error: unknown) => {
+          log.warn('sync.lease_release_failed', { error: (error as Error)?.name })
+        })
+      }
       mine.delete(waiter)
       if (mine.size === 0 && streams.get(userId) === mine) streams.delete(userId)
     }
@@ -186,12 +211,23 @@ export function createSync({ database, log, retentionDays, maxStreamsPerUser, he
       return everyStream().length
     },
     /** Deletes tombstones older than the retention; run periodically by every instance. */
-    purge: () => purgeTombstones(database.db, new Date(now() - feed.retentionMs)),
+    purge: async () => {
+      await purgeLeases(database.db)
+      return purgeTombstones(database.db, new Date(now() - feed.retentionMs))
+    },
     /** Ends every stream at once (graceful shutdown must not wait for them) and stops listening. */
     async close() {
       closed = true
       clearInterval(renewing)
-      for (const waiter of everyStream()) waiter.wake('closed')
+      clearInterval(leasing)
+      const open = everyStream()
+      for (const waiter of open) waiter.wake('closed')
+      await releaseLeases(
+        database.db,
+        open.map((w) => w.lease),
+      ).catch((error: unknown) => {
+        log.warn('sync.lease_release_failed', { error: (error as Error)?.name })
+      })
       const subscription = await listening?.catch(() => undefined)
       listening = undefined
       await subscription?.close()

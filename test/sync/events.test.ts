@@ -2,6 +2,9 @@
 // Last-Event-ID and ?since= replay with no gap and no duplicate, isolation, comments while idle, the
 // per-user cap, token expiry, and closing every stream at shutdown.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { eq } from 'drizzle-orm'
+import { syncStreams } from '../../src/db/schema'
+import { decodeCursor } from '../../src/sync/cursor'
 import { createTestApp, json, signToken, type TestApp } from '../support/app'
 import { createTask, newUser } from '../support/factories'
 import { expectProblem } from '../support/problems'
@@ -59,7 +62,10 @@ for (const driver of drivers) {
       expect(res.status).toBe(200)
       expect(res.headers.get('content-type')).toStartWith('text/event-stream')
       const events = readSse(res)
-      expect(await events.next()).toEqual({ kind: 'event', id: cursor, event: 'ready', data: { cursor } })
+      // (A cursor also carries the second it was issued in: two for the same place compare by position.)
+      const ready = await events.next()
+      expect(ready).toEqual({ kind: 'event', id: expect.any(String), event: 'ready', data: { cursor: (ready as { id: string }).id } })
+      expect(decodeCursor((ready as { id: string }).id).seq).toBe(decodeCursor(cursor).seq)
 
       const task = await create(user, 'live')
       const { item, ms } = await timed(events)
@@ -142,11 +148,36 @@ for (const driver of drivers) {
       // Another user is not affected.
       const otherUser = await stream(newUser())
       otherUser.close()
+      // A closed stream frees its place at once (its lease is deleted as it ends, not left to lapse
+      // after a minute).
       streams[0]!.close()
-      await Bun.sleep(50)
+      const { db } = database.handle
+      const leases = async () => (await db.select().from(syncStreams).where(eq(syncStreams.userId, user))).length
+      const deadline = performance.now() + 1000
+      while ((await leases()) >= MAX_STREAMS && performance.now() < deadline) await Bun.sleep(10)
+      expect(await leases()).toBe(MAX_STREAMS - 1)
       const admitted = await stream(user)
       expect(await admitted.events.next()).toMatchObject({ event: 'ready' })
+      await expectProblem((await connect(user)).res, 429, 'RATE_LIMITED')
       for (const s of [...streams, admitted]) s.close()
+    })
+
+    test('the cap counts streams held elsewhere (leases), until they lapse', async () => {
+      const user = newUser()
+      const { db } = database.handle
+      // Another instance's streams: live leases, as a crashed one leaves them.
+      const elsewhere = Array.from({ length: MAX_STREAMS }, () => ({ userId: user, streamId: crypto.randomUUID(), expiresAt: new Date(Date.now() + 60_000) }))
+      await db.insert(syncStreams).values(elsewhere)
+      await expectProblem((await connect(user)).res, 429, 'RATE_LIMITED')
+      // One lapses (its instance stopped renewing): its place is free, and the lapsed lease goes.
+      await db.update(syncStreams).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(syncStreams.streamId, elsewhere[0]!.streamId))
+      const admitted = await stream(user)
+      expect(await admitted.events.next()).toMatchObject({ event: 'ready' })
+      const held = await db.select({ streamId: syncStreams.streamId }).from(syncStreams).where(eq(syncStreams.userId, user))
+      expect(held.map((r) => r.streamId)).not.toContain(elsewhere[0]!.streamId)
+      expect(held).toHaveLength(MAX_STREAMS)
+      await expectProblem((await connect(user)).res, 429, 'RATE_LIMITED')
+      admitted.close()
     })
 
     test('bad resume points: junk is 400 INVALID_CURSOR; no token is 401', async () => {

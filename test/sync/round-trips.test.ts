@@ -1,5 +1,5 @@
 // The change log costs no round trip: every task write that was one statement is still one (no
-// transaction), its change numbered, logged and notified inside it; a create reads its list's first
+// transaction), its change numbered, logged and notified by the trigger at its commit; a create reads its list's first
 // key and inserts: two statements, no transaction (one only when the list must be re-spaced).
 import { describe, expect, test } from 'bun:test'
 import type { PGlite } from '@electric-sql/pglite'

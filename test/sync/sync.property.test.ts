@@ -3,13 +3,19 @@
 // one client pulls GET /changes from its cursor (starting with a paged snapshot, in small random
 // pages) and another follows GET /events; after the writers stop and the clients drain, both
 // copies equal the server's state exactly, and no client ever got a task older than one it held.
+// One more writer acts as an instance of the previous version during a rolling deploy: its writes
+// record themselves in their own statement (test/support/previous-recorded.ts) while the trigger
+// records them too.
 // The run is seeded: SYNC_SEED=<seed> replays the same choices (the interleaving is the machine's).
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { and, eq, sql } from 'drizzle-orm'
 import { openDatabase, type DatabaseHandle } from '../../src/db/client'
+import { tasks } from '../../src/db/schema'
 import { createTestApp, json, type TestApp } from '../support/app'
 import { newUser } from '../support/factories'
 import { databaseConfig, hasPostgres, neonProxy, scratchPostgres } from '../support/databases'
 import { readSse } from '../support/sse'
+import { recorded as previousRecorded } from '../support/previous-recorded'
 
 const WRITERS = 4
 const OPS_PER_WRITER = Number(process.env.SYNC_OPS ?? 60)
@@ -74,7 +80,21 @@ describe.if(hasPostgres)('the sync guarantee [postgres + neon, two instances]', 
     const plans = Array.from({ length: WRITERS }, () =>
       Array.from({ length: OPS_PER_WRITER }, () => ({ op: rand(), target: rand(), flag: rand() < 0.5, title: `t${Math.floor(rand() * 1e6)}` })),
     )
+    const previousPlan = Array.from({ length: OPS_PER_WRITER }, () => ({ op: rand(), target: rand(), title: `p${Math.floor(rand() * 1e6)}` }))
     let writing = true
+    const previousVersion = (async () => {
+      const { db } = handles[0]!
+      for (const step of previousPlan) {
+        const id = ids[Math.floor(step.target * ids.length)] ?? pickId()
+        const mine = and(eq(tasks.userId, user), eq(tasks.id, id))
+        if (step.op < 0.3) {
+          const [row] = await previousRecorded(db, user, 'task', 'upsert', db.insert(tasks).values({ id: Bun.randomUUIDv7(), userId: user, title: step.title }).returning())
+          ids.push(row!.id)
+        } else if (step.op < 0.85) {
+          await previousRecorded(db, user, 'task', 'upsert', db.update(tasks).set({ title: step.title, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` }).where(mine).returning())
+        } else await previousRecorded(db, user, 'task', 'delete', db.delete(tasks).where(mine).returning({ id: tasks.id }))
+      }
+    })()
     const writers = plans.map(async (plan, w) => {
       const via = instance(w)
       for (const step of plan) {
@@ -135,7 +155,7 @@ describe.if(hasPostgres)('the sync guarantee [postgres + neon, two instances]', 
       }
     })()
 
-    await Promise.all(writers)
+    await Promise.all([...writers, previousVersion])
     writing = false
     await puller
     // Drain: until a page says nothing more and a fresh read finds nothing new.
