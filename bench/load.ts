@@ -66,25 +66,30 @@ try {
     users.map((sub) => new SignJWT({ sub }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(SECRET))),
   )
   const headers = (i: number) => ({ authorization: `Bearer ${tokens[i % tokens.length]}`, 'content-type': 'application/json' })
-  // Seed: 200 tasks per user, so lists read real pages.
+  // Seed: 200 tasks per user, so lists read real pages; 4 requests at a time per user, under the
+  // service's cap of 8 in flight per user (a 429 would leave a hole in `ids`, and every later
+  // request naming it would be an error).
   const ids: string[] = []
+  const created = async (res: Response) => {
+    if (res.status !== 201) throw new Error(`seeding: ${res.status} ${await res.text()}`)
+    return ((await res.json()) as { id: string }).id
+  }
   for (let u = 0; u < users.length; u++) {
-    await Promise.all(
-      Array.from({ length: 200 }, async (_, n) => {
-        const res = await fetch(`${server.url}/api/v1/tasks`, { method: 'POST', headers: headers(u), body: JSON.stringify({ title: `seed ${n}`, priority: 'medium' }) })
-        ids[u * 200 + n] = ((await res.json()) as { id: string }).id
-      }),
-    )
+    for (let n = 0; n < 200; n += 4) {
+      await Promise.all(
+        [n, n + 1, n + 2, n + 3].map(async (k) => {
+          ids[u * 200 + k] = await created(await fetch(`${server.url}/api/v1/tasks`, { method: 'POST', headers: headers(u), body: JSON.stringify({ title: `seed ${k}`, priority: 'medium' }) }))
+        }),
+      )
+    }
   }
   // Each user also has a list of 200 tasks, for the list-scoped page and the moves.
   const listIds: string[] = []
   const inList: string[] = []
   for (let u = 0; u < users.length; u++) {
-    const res = await fetch(`${server.url}/api/v1/lists`, { method: 'POST', headers: headers(u), body: JSON.stringify({ name: `list ${u}` }) })
-    listIds[u] = ((await res.json()) as { id: string }).id
+    listIds[u] = await created(await fetch(`${server.url}/api/v1/lists`, { method: 'POST', headers: headers(u), body: JSON.stringify({ name: `list ${u}` }) }))
     for (let n = 0; n < 200; n++) {
-      const made = await fetch(`${server.url}/api/v1/tasks`, { method: 'POST', headers: headers(u), body: JSON.stringify({ title: `listed ${n}`, list_id: listIds[u] }) })
-      inList[u * 200 + n] = ((await made.json()) as { id: string }).id
+      inList[u * 200 + n] = await created(await fetch(`${server.url}/api/v1/tasks`, { method: 'POST', headers: headers(u), body: JSON.stringify({ title: `listed ${n}`, list_id: listIds[u] }) }))
     }
   }
   // A move: request i moves one of its user's listed tasks right after another of the same list

