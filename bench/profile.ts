@@ -6,7 +6,8 @@
 //
 //   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test bun bench/profile.ts get
 //
-// Scenarios: get (one task), list (a page of 20), create, toggle. Options (environment):
+// Scenarios: get (one task), list (a page of 20), create, toggle, move (to the top of its list),
+// changes (a page of 50 changes from the start of the log). Options (environment):
 // BENCH_SECONDS (10), BENCH_CONNECTIONS (50), BENCH_TOP (30 rows), BENCH_TASKAPI_DIR (the
 // checkout to run; this one by default), BENCH_PROFILE_KEEP=1 keeps the .cpuprofile, BENCH_CPU_PROF=0
 // runs without the profiler (for the req/s and CPU figures alone), BENCH_PIN=0 pins nothing.
@@ -63,14 +64,26 @@ try {
       }),
     )
   }
+  // The changes page: every change from the start of the log (50 per page).
+  const since = Buffer.from(JSON.stringify([0, 0, Math.floor(Date.now() / 1000)])).toString('base64url')
   // wrk's script: request i goes to user i mod 16, on one of that user's tasks.
   // (Users interleaved: one user has at most 8 requests in flight.)
   const requests = Array.from({ length: 10 }).flatMap((_, n) =>
     users.map((_, u) => {
       const id = ids[u]![n]!
-      const path = scenario === 'get' ? `/api/v1/tasks/${id}` : scenario === 'toggle' ? `/api/v1/tasks/${id}/toggle` : scenario === 'list' ? '/api/v1/tasks?limit=20' : '/api/v1/tasks'
-      const method = scenario === 'toggle' ? 'PATCH' : scenario === 'create' ? 'POST' : 'GET'
-      const body = scenario === 'create' ? '{"title":"profiled","priority":"high"}' : ''
+      const paths: Record<string, string> = {
+        get: `/api/v1/tasks/${id}`,
+        toggle: `/api/v1/tasks/${id}/toggle`,
+        list: '/api/v1/tasks?limit=20',
+        create: '/api/v1/tasks',
+        move: `/api/v1/tasks/${id}/move`,
+        changes: `/api/v1/changes?since=${since}&limit=50`,
+      }
+      const path = paths[scenario]
+      if (path === undefined) throw new Error(`unknown scenario ${scenario}: ${Object.keys(paths).join(', ')}`)
+      const method = scenario === 'toggle' ? 'PATCH' : scenario === 'create' || scenario === 'move' ? 'POST' : 'GET'
+      // A move with no anchor puts the task at the top of its list.
+      const body = scenario === 'create' ? '{"title":"profiled","priority":"high"}' : scenario === 'move' ? '{}' : ''
       return { path, method, body, token: tokens[u]! }
     }),
   )

@@ -9,10 +9,10 @@
 // metrics hook on PgPreparedQuery.queryWithCache and the deadlines around Bun.SQL's client still
 // apply).
 //
-// Rows of a flat selection (every field a top-level key, so no joined table to null out) are mapped by
-// a loop over precomputed keys and decoders, not Drizzle's general mapResultRow (which re-derives
-// each field's decoder and walks its path, for every value).
-import { Column, entityKind, is, SQL } from 'drizzle-orm'
+// Rows (fields at the top level or one level down, as a joined table's) are mapped by a loop over
+// precomputed keys and decoders, not Drizzle's general mapResultRow (which re-derives each field's
+// decoder, walks its path and works out which joined objects are null, for every value).
+import { Column, entityKind, getTableName, is, SQL } from 'drizzle-orm'
 import { PgDatabase, PgDialect, PgSession, type PgPreparedQuery, type PreparedQueryConfig, type SelectedFieldsOrdered } from 'drizzle-orm/pg-core'
 import type { Database } from './client'
 
@@ -80,10 +80,9 @@ function record(build: (db: Database) => Buildable<unknown>): Recorded {
   if (!(built instanceof RecordedQuery)) throw new Error('statement(): build must return a query of the handle it is given')
   const args = [...built.args] as Parameters<Prepare>
   const fields = args[1]
-  // isResponseInArrayMode and customResultMapper are the 4th and 5th arguments. (A select always
-  // has a joinsNotNullableMap; Drizzle only uses it for nested fields, which a flat mapper refuses.)
+  // isResponseInArrayMode and customResultMapper are the 4th and 5th arguments.
   if (fields !== undefined && args[4] === undefined) {
-    const mapper = flatMapper(fields)
+    const mapper = flatMapper(fields, built.joinsNotNullableMap)
     if (mapper) args[4] = mapper as Parameters<Prepare>[4]
   }
   return { args, joinsNotNullableMap: built.joinsNotNullableMap }
@@ -92,10 +91,14 @@ function record(build: (db: Database) => Buildable<unknown>): Recorded {
 type Decoder = { mapFromDriverValue(value: unknown): unknown }
 type Decoded = { decoder: Decoder }
 
-/** Maps array rows to objects by fixed keys, when every field is a top-level key. */
-function flatMapper(fields: SelectedFieldsOrdered) {
-  if (fields.some((f) => f.path.length !== 1)) return undefined
-  const keys = fields.map((f) => f.path[0]!)
+/**
+ * Maps array rows to objects by fixed keys, when every field is a top-level key or one level down
+ * (a joined table's columns as `task: {...}`). A nested object is null when Drizzle's mapResultRow
+ * would make it null: its first column is null, all its columns are of one table, and that table
+ * is nullable in the joins (a left join that found no row).
+ */
+function flatMapper(fields: SelectedFieldsOrdered, joinsNotNullableMap: Record<string, boolean> | undefined) {
+  if (fields.some((f) => f.path.length > 2)) return undefined
   const decoders: Decoder[] = []
   for (const { field } of fields) {
     if (is(field, Column)) decoders.push(field)
@@ -104,15 +107,43 @@ function flatMapper(fields: SelectedFieldsOrdered) {
     else if (is(field, SQL.Aliased)) decoders.push((field.sql as unknown as Decoded).decoder)
     else return undefined // a subquery as a field: Drizzle's own mapping
   }
-  const n = keys.length
+  // Top-level fields: [index, key]; nested objects: their key, fields and the column that nulls them.
+  const top: [number, string][] = []
+  const nested = new Map<string, { fields: [number, string][]; nullIf: number; table: string | false }>()
+  fields.forEach(({ path, field }, i) => {
+    if (path.length === 1) return void top.push([i, path[0]!])
+    const group = nested.get(path[0]!) ?? { fields: [], nullIf: -1, table: false as string | false }
+    if (!nested.has(path[0]!)) nested.set(path[0]!, group)
+    group.fields.push([i, path[1]!])
+    if (is(field, Column)) {
+      const table = getTableName(field.table)
+      if (group.nullIf === -1) [group.nullIf, group.table] = [i, table]
+      else if (group.table !== table) group.table = false
+    }
+  })
+  const groups = [...nested].map(([key, g]) => ({
+    key,
+    fields: g.fields,
+    nullIf: g.nullIf !== -1 && g.table !== false && joinsNotNullableMap !== undefined && !joinsNotNullableMap[g.table] ? g.nullIf : -1,
+  }))
+  const value = (row: unknown[], i: number) => {
+    const v = row[i]
+    return v === null ? null : decoders[i]!.mapFromDriverValue(v)
+  }
   return (rows: unknown[][]) => {
     const out = new Array(rows.length)
     for (let r = 0; r < rows.length; r++) {
       const row = rows[r]!
       const o: Record<string, unknown> = {}
-      for (let i = 0; i < n; i++) {
-        const v = row[i]
-        o[keys[i]!] = v === null ? null : decoders[i]!.mapFromDriverValue(v)
+      for (const [i, key] of top) o[key] = value(row, i)
+      for (const g of groups) {
+        if (g.nullIf !== -1 && row[g.nullIf] === null) {
+          o[g.key] = null
+          continue
+        }
+        const inner: Record<string, unknown> = {}
+        for (const [i, key] of g.fields) inner[key] = value(row, i)
+        o[g.key] = inner
       }
       out[r] = o
     }
