@@ -26,6 +26,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { scratchPostgres } from '../test/support/databases'
+import { cpuMicros, memoryMiB } from './proc'
 
 const repo = resolve(import.meta.dir, '..')
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -398,21 +399,6 @@ async function stopServer(server: Running) {
   if (exited === null) server.proc.kill('SIGKILL')
   await server.proc.exited
   running.delete(server.proc)
-}
-
-/** VmRSS or VmHWM of a process, MiB. */
-function memoryMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]) / 1024
-}
-
-const TICKS = Number(Bun.spawnSync(['getconf', 'CLK_TCK']).stdout.toString().trim()) || 100
-/** User + system CPU time of the process (all its threads) so far, µs. */
-function cpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  // After the command name: state is field 3, utime 14 and stime 15 (1-based, as in proc(5)).
-  return ((Number(fields[11]) + Number(fields[12])) / TICKS) * 1e6
 }
 
 // ---- Runs -----------------------------------------------------------------------------------

@@ -10,9 +10,10 @@
 //
 // Options (environment): BENCH_BINARY (dist/taskapi), BENCH_BASELINE, BENCH_REOPENS (5),
 // BENCH_LOAD (1; 0 skips the load runs), and bench/load.ts's BENCH_SECONDS and BENCH_CONCURRENCY.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { memoryMiB } from './proc'
 
 const root = join(import.meta.dir, '..')
 const binaries = [process.env.BENCH_BINARY ?? 'dist/taskapi', process.env.BENCH_BASELINE].filter((b): b is string => !!b).map((b) => resolve(root, b))
@@ -28,11 +29,7 @@ for (const binary of binaries) {
   }
 }
 
-function memory(pid: number) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)![1]) / 1024
-  return { rss: field('VmRSS'), peak: field('VmHWM') }
-}
+const memory = (pid: number) => ({ rss: memoryMiB(pid, 'VmRSS'), peak: memoryMiB(pid, 'VmHWM') })
 
 async function freePort(): Promise<number> {
   const probe = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() })

@@ -9,10 +9,10 @@
 // Options (environment): BENCH_SECONDS (5 per scenario), BENCH_CONCURRENCY (32), BENCH_EVENTS=1
 // (an event stream open for every user during the runs, so every write also sends a NOTIFY).
 import { SignJWT } from 'jose'
-import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { scratchPostgres } from '../test/support/databases'
 import { startServer } from '../test/support/server'
+import { memoryMiB } from './proc'
 
 const SECRET = 'bench-secret-bench-secret-bench-secret'
 const runId = crypto.randomUUID()
@@ -22,11 +22,6 @@ const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32)
 const binary = process.env.BENCH_BINARY ? resolve(process.env.BENCH_BINARY) : undefined
 const dataDir = process.env.BENCH_DATA_DIR
 
-/** Resident memory now (VmRSS) or at its peak so far (VmHWM), in MiB. */
-function rssMiB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]) / 1024
-}
 
 async function run(name: string, request: (i: number) => Promise<Response>) {
   const latencies: number[] = []
@@ -103,7 +98,7 @@ try {
       for await (const chunk of stream.body!) delivered += new TextDecoder().decode(chunk).split('event: change').length - 1
     })().catch(() => {})
   }
-  const rssIdle = rssMiB(server.proc.pid)
+  const rssIdle = memoryMiB(server.proc.pid)
   // Each user's first page's weak ETag, for the If-None-Match scenario (nothing changes them until the POSTs).
   const pageTags = await Promise.all(users.map(async (_, u) => (await fetch(`${server.url}/api/v1/tasks?limit=50`, { headers: headers(u) })).headers.get('etag')!))
   const results = [
@@ -128,11 +123,11 @@ try {
       fetch(`${server.url}/api/v1/tasks/${listed(i, i)}/move`, { method: 'POST', headers: headers(i), body: JSON.stringify({ after: listed(i, i * 7 + 3) }) }),
     ),
   ]
-  const rssPeak = rssMiB(server.proc.pid)
+  const rssPeak = memoryMiB(server.proc.pid)
   const database = scratch ? 'postgres (Bun.SQL)' : dataDir ? `pglite in ${dataDir}` : 'pglite (in memory)'
   console.log(`${binary ?? 'bun src/index.ts'}; driver: ${database}; ${concurrency} concurrent clients, ${seconds} s per scenario; bun ${Bun.version}`)
   console.table(results)
-  console.log(`server RSS: ${rssIdle.toFixed(0)} MiB after seeding, ${rssPeak.toFixed(0)} MiB after the runs, peak ${rssMiB(server.proc.pid, 'VmHWM').toFixed(0)} MiB`)
+  console.log(`server RSS: ${rssIdle.toFixed(0)} MiB after seeding, ${rssPeak.toFixed(0)} MiB after the runs, peak ${memoryMiB(server.proc.pid, 'VmHWM').toFixed(0)} MiB`)
   if (streams.length > 0) console.log(`${streams.length} event streams open (one per user): ${delivered} change events delivered`)
 } catch (error) {
   // A failed run says why the server went away, if it did.

@@ -10,11 +10,11 @@
 // embedded PGlite in memory). Default rate limits stay on, as in production.
 import { SQL } from 'bun'
 import { SignJWT } from 'jose'
-import { readFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { cpus, loadavg } from 'node:os'
 import { scratchPostgres } from '../test/support/databases'
 import { startServer } from '../test/support/server'
+import { memoryMiB } from './proc'
 
 const SECRET = 'bench-secret-bench-secret-bench-secret'
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 300)
@@ -24,7 +24,6 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 30)
 const paceMs = Number(process.env.BENCH_PACE_MS ?? 0)
 const databaseUrl = process.env.BENCH_DATABASE_URL
 
-const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024
 const token = (sub: string) => new SignJWT({ sub }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(SECRET))
 
 const scratch = databaseUrl ? await scratchPostgres(databaseUrl, 'taskapi_bench') : undefined
@@ -72,7 +71,7 @@ try {
 
   const baseline = await probe(3000)
   const limitedBefore = rateLimited()
-  const rssBefore = rssMiB(pid)
+  const rssBefore = memoryMiB(pid)
 
   const attackerToken = await token(attacker)
   const url = new URL(server.url)
@@ -81,7 +80,7 @@ try {
   let peak = rssBefore
   const sampler = setInterval(() => {
     try {
-      peak = Math.max(peak, rssMiB(pid))
+      peak = Math.max(peak, memoryMiB(pid))
     } catch {}
   }, 100)
   const opening = (async () => {
@@ -98,10 +97,10 @@ try {
   const during = await probe(seconds * 1000)
   await opening
   clearInterval(sampler)
-  const rssDuring = rssMiB(pid)
+  const rssDuring = memoryMiB(pid)
   for (const s of sockets) s.destroy()
   await Bun.sleep(2000)
-  const rssAfter = rssMiB(pid)
+  const rssAfter = memoryMiB(pid)
 
   console.log(`cores ${cpus().length}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}, database ${scratch ? 'postgres' : 'pglite'}`)
   console.log(`${connections} non-reading connections${paceMs ? `, one every ${paceMs} ms,` : ''} for ${seconds} s, each GET /api/v1/tasks?limit=1000 of 1,000 maximal tasks`)

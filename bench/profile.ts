@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { scratchPostgres } from '../test/support/databases'
 import { repoRoot, startServer } from '../test/support/server'
+import { cpuMicros } from './proc'
 
 const scenario = process.argv[2] ?? 'get'
 const seconds = Number(process.env.BENCH_SECONDS ?? 10)
@@ -31,10 +32,6 @@ if (!process.env.BENCH_DATABASE_URL) throw new Error('BENCH_DATABASE_URL is not 
 
 const scratch = await scratchPostgres(process.env.BENCH_DATABASE_URL, 'taskapi_profile')
 const profDir = mkdtempSync(join(tmpdir(), 'taskapi-prof-'))
-const cpuTicks = (pid: number) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return (Number(f[11]) + Number(f[12])) * 10 // utime + stime, in ms at 100 Hz
-}
 const server = await startServer(
   {
     JWT_SECRET: SECRET,
@@ -105,10 +102,10 @@ request = function()
 end
 `,
   )
-  const before = cpuTicks(server.proc.pid)
+  const before = cpuMicros(server.proc.pid)
   const wrk = Bun.spawnSync([...pin('1'), 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', lua, server.url], { stdout: 'pipe', stderr: 'pipe' })
   const out = wrk.stdout.toString()
-  const cpuMs = cpuTicks(server.proc.pid) - before
+  const cpuMs = (cpuMicros(server.proc.pid) - before) / 1000
   const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0)
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0)
   console.log(`${dir}: ${scenario}, wrk -c${connections} ${seconds} s; bun ${Bun.version}; load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`)

@@ -8,10 +8,11 @@
 // (Bun's fetch opens at most BENCH_CONNECTIONS sockets to one host only when
 // BUN_CONFIG_MAX_HTTP_REQUESTS allows it: the script re-runs itself with it set.)
 import { SignJWT } from 'jose'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { scratchPostgres } from '../test/support/databases'
 import { startServer } from '../test/support/server'
+import { memoryMiB } from './proc'
 
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 1000)
 const seconds = Number(process.env.BENCH_SECONDS ?? 60)
@@ -29,9 +30,8 @@ const databaseUrl = process.env.BENCH_DATABASE_URL
 // capped (8), and a soak is not the place to test that cap.
 const USERS = connections
 
-const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024
 const openFiles = (pid: number) => readdirSync(`/proc/${pid}/fd`).length
-const snapshot = (pid: number) => `RSS ${rssMiB(pid).toFixed(0)} MiB, ${openFiles(pid)} open files`
+const snapshot = (pid: number) => `RSS ${memoryMiB(pid).toFixed(0)} MiB, ${openFiles(pid)} open files`
 
 const scratch = databaseUrl ? await scratchPostgres(databaseUrl, 'taskapi_bench') : undefined
 const server = await startServer({

@@ -112,8 +112,8 @@ function flatMapper(fields: SelectedFieldsOrdered, joinsNotNullableMap: Record<s
   const nested = new Map<string, { fields: [number, string][]; nullIf: number; table: string | false }>()
   fields.forEach(({ path, field }, i) => {
     if (path.length === 1) return void top.push([i, path[0]!])
-    const group = nested.get(path[0]!) ?? { fields: [], nullIf: -1, table: false as string | false }
-    if (!nested.has(path[0]!)) nested.set(path[0]!, group)
+    let group = nested.get(path[0]!)
+    if (group === undefined) nested.set(path[0]!, (group = { fields: [], nullIf: -1, table: false }))
     group.fields.push([i, path[1]!])
     if (is(field, Column)) {
       const table = getTableName(field.table)

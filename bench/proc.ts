@@ -1,0 +1,17 @@
+// What the benchmarks read of a process from /proc (Linux): its memory and the CPU time it used.
+import { readFileSync } from 'node:fs'
+
+/** Resident memory of a process now (VmRSS) or at its peak so far (VmHWM), in MiB. */
+export function memoryMiB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]) / 1024
+}
+
+const TICKS = Number(Bun.spawnSync(['getconf', 'CLK_TCK']).stdout.toString().trim()) || 100
+/** User + system CPU time of the process (all its threads) so far, µs. */
+export function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  // After the command name: state is field 3, utime 14 and stime 15 (1-based, as in proc(5)).
+  return ((Number(fields[11]) + Number(fields[12])) / TICKS) * 1e6
+}
