@@ -89,21 +89,15 @@ export function createSync({ database, log, retentionDays, maxStreamsPerUser, he
     const seq = Number(payload.slice(0, space))
     for (const waiter of streams.get(payload.slice(space + 1)) ?? []) if (seq > waiter.position) waiter.wake('change')
   }
+  /** Logs a failed background statement by its event name and the error's class, never its message. */
+  const warn = (event: string) => (error: unknown) => log.warn(event, { error: (error as Error)?.name })
   /** Renews the marks of every user with a stream open here. */
   const renew = () =>
-    listenFor(database.db, [...streams.keys()], LISTENED_TTL_S).catch((error: unknown) => {
-      log.warn('sync.renew_failed', { error: (error as Error)?.name })
-    })
+    listenFor(database.db, [...streams.keys()], LISTENED_TTL_S).catch(warn('sync.renew_failed'))
   let renewing: Timer | undefined
   // Every lease of this instance's streams, renewed together: one statement per instance per
   // LEASE_RENEW_MS, rather than one per stream per heartbeat.
-  const renewAll = () =>
-    renewLeases(
-      database.db,
-      everyStream().map((w) => w.lease),
-    ).catch((error: unknown) => {
-      log.warn('sync.lease_renew_failed', { error: (error as Error)?.name })
-    })
+  const renewAll = () => renewLeases(database.db, everyStream().map((w) => w.lease)).catch(warn('sync.lease_renew_failed'))
   let leasing: Timer | undefined
   const onListen = () => {
     log.info('sync.listening')
@@ -194,9 +188,7 @@ export function createSync({ database, log, retentionDays, maxStreamsPerUser, he
       // Freed before the stream counts as closed here, so a new stream may open at once (at
       // shutdown, `close` frees every lease in one statement instead).
       if (!closed) {
-        await releaseLeases(database.db, [lease]).catch((error: unknown) => {
-          log.warn('sync.lease_release_failed', { error: (error as Error)?.name })
-        })
+        await releaseLeases(database.db, [lease]).catch(warn('sync.lease_release_failed'))
       }
       mine.delete(waiter)
       if (mine.size === 0 && streams.get(userId) === mine) streams.delete(userId)
@@ -222,12 +214,7 @@ export function createSync({ database, log, retentionDays, maxStreamsPerUser, he
       clearInterval(leasing)
       const open = everyStream()
       for (const waiter of open) waiter.wake('closed')
-      await releaseLeases(
-        database.db,
-        open.map((w) => w.lease),
-      ).catch((error: unknown) => {
-        log.warn('sync.lease_release_failed', { error: (error as Error)?.name })
-      })
+      await releaseLeases(database.db, open.map((w) => w.lease)).catch(warn('sync.lease_release_failed'))
       const subscription = await listening?.catch(() => undefined)
       listening = undefined
       await subscription?.close()
