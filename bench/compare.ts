@@ -1,8 +1,9 @@
 // The comparative benchmark (issue 16): taskapi against a raw baseline server (bench/baseline/
 // server.ts: Bun.serve + Bun.SQL, no framework) on one Postgres and one data set, each pinned to
-// core 0 while wrk drives it from core 1, in rounds whose order alternates. Prints, per scenario,
-// both servers' requests/s, taskapi's share of the baseline's, p50/p99, CPU per request, and both
-// servers' resident memory after start and at peak, per round and combined.
+// core 0 while wrk drives it from core 1, scenario by scenario on one then the other, in rounds whose
+// order alternates. Prints, per scenario, both servers' requests/s, taskapi's share of the
+// baseline's, p50/p99, CPU per request, and both servers' resident memory after start and at peak,
+// per round and combined.
 //
 //   flock /tmp/taskapi-heavy.lock bun bench/compare.ts
 //
@@ -10,7 +11,7 @@
 //   BENCH_DATABASE_URL  Postgres server to make the scratch database on (postgres://postgres@127.0.0.1:5432/test)
 //   BENCH_SECONDS       measured seconds per scenario (10)
 //   BENCH_WARMUP        unmeasured seconds of the same load before each (2)
-//   BENCH_ROUNDS        rounds; each round runs both servers, the order reversed every round (2)
+//   BENCH_ROUNDS        rounds; in each, every scenario runs on both servers back to back, the order reversed every round (3)
 //   BENCH_SCENARIOS     comma-separated subset of: get,list20,create,toggle,mixed,list1000,move,listpage,changes
 //   BENCH_TASKAPI_DIR   the taskapi checkout to run (this one); it also migrates the database
 //   BENCH_CONNECTIONS   wrk connections (50; list1000 always uses 4)
@@ -32,7 +33,7 @@ const repo = resolve(import.meta.dir, '..')
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const seconds = Number(process.env.BENCH_SECONDS ?? 10)
 const warmup = Number(process.env.BENCH_WARMUP ?? 2)
-const rounds = Number(process.env.BENCH_ROUNDS ?? 2)
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const taskapiDir = resolve(process.env.BENCH_TASKAPI_DIR ?? repo)
 const SECRET = 'bench-compare-secret-bench-compare-secret-0123456789'
@@ -512,27 +513,41 @@ interface ServerRun {
   rssPeak: number
 }
 
-async function runServer(name: ServerName, databaseUrl: string, round: number, scripts: Map<string, string>, data: Data): Promise<ServerRun> {
-  const server = await startServer(name, databaseUrl, round)
+/**
+ * One round: both servers started (each pinned to core 0; the one not being measured sits idle),
+ * then every scenario run on one and at once on the other, in `order`, each turn on a database
+ * vacuumed of the previous turn's dead rows. Running the two back to back, scenario by scenario,
+ * exposes them to the same state of this shared machine; a round of one server after the other
+ * (minutes apart) let its neighbours' load move one server's figures and not the other's.
+ */
+async function runRound(order: ServerName[], databaseUrl: string, round: number, scripts: Map<string, string>, data: Data): Promise<Record<ServerName, ServerRun>> {
+  const servers: Running[] = []
   try {
+    for (const name of order) servers.push(await startServer(name, databaseUrl, round))
     await Bun.sleep(500)
-    const rssStart = memoryMiB(server.proc.pid, 'VmRSS')
-    const results = new Map<string, Measured>()
+    const runs = servers.map((server) => ({ server, results: new Map<string, Measured>(), rssStart: memoryMiB(server.proc.pid, 'VmRSS') }))
     for (const s of selected) {
-      const m = await measure(server, s, scripts.get(s.name)!, data)
-      results.set(s.name, m)
-      const flag = m.errors > 0 ? `   !!! ERRORS: ${m.errorText}` : ''
-      console.log(
-        `  round ${round} ${name.padEnd(8)} ${s.name.padEnd(9)} ${fmt(m.rps, 0).padStart(7)} req/s  p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms  ${m.cpuPerRequest.toFixed(0)} µs CPU/req${flag}`,
-      )
+      for (const { server, results } of runs) {
+        await vacuum(databaseUrl)
+        const m = await measure(server, s, scripts.get(s.name)!, data)
+        results.set(s.name, m)
+        const flag = m.errors > 0 ? `   !!! ERRORS: ${m.errorText}` : ''
+        console.log(
+          `  round ${round} ${server.name.padEnd(8)} ${s.name.padEnd(9)} ${fmt(m.rps, 0).padStart(7)} req/s  p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms  ${m.cpuPerRequest.toFixed(0)} µs CPU/req${flag}`,
+        )
+      }
     }
-    return { results, rssStart, rssPeak: memoryMiB(server.proc.pid, 'VmHWM') }
+    const got = {} as Record<ServerName, ServerRun>
+    for (const { server, results, rssStart } of runs) got[server.name] = { results, rssStart, rssPeak: memoryMiB(server.proc.pid, 'VmHWM') }
+    return got
   } catch (error) {
-    const stderr = readFileSync(server.stderrFile, 'utf8')
-    if (stderr) console.error(`${name}'s stderr (last 4 KB):\n${stderr.slice(-4000)}`)
+    for (const server of servers) {
+      const stderr = readFileSync(server.stderrFile, 'utf8')
+      if (stderr) console.error(`${server.name}'s stderr (last 4 KB):\n${stderr.slice(-4000)}`)
+    }
     throw error
   } finally {
-    await stopServer(server)
+    for (const server of servers) await stopServer(server)
   }
 }
 
@@ -617,7 +632,7 @@ try {
   const header = [
     `taskapi: ${taskapiDir} at ${git(['rev-parse', '--short', 'HEAD']) || '?'}${git(['status', '--porcelain', '--', 'src', 'drizzle', 'package.json', 'bun.lock']) ? ' (with uncommitted changes to src/)' : ''}; baseline: bench/baseline/server.ts`,
     `bun ${Bun.version}; Postgres ${pgVersion}; ${availableParallelism()} cores; load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
-    `servers on core 0 (taskset -c 0), wrk -t1 on core 1; ${connections} connections (list 1000: 4); ${seconds} s per scenario after ${warmup} s of warm-up; ${rounds} round(s), order reversed each round`,
+    `servers on core 0 (taskset -c 0), wrk -t1 on core 1; ${connections} connections (list 1000: 4); ${seconds} s per scenario after ${warmup} s of warm-up; ${rounds} round(s), each scenario on both servers back to back, order reversed each round`,
     `data: ${USERS} users × ${INBOX + LISTED} tasks (${LISTED} in a list of theirs) + 1 user × ${BIG_TASKS}, seeded in ${((performance.now() - seeding) / 1000).toFixed(1)} s`,
   ].join('\n')
   console.log(header)
@@ -629,12 +644,7 @@ try {
   const tables: string[] = []
   for (let round = 1; round <= rounds; round++) {
     const order: ServerName[] = round % 2 === 1 ? ['baseline', 'taskapi'] : ['taskapi', 'baseline']
-    const got: Partial<Record<ServerName, ServerRun>> = {}
-    for (const name of order) {
-      // Each turn starts on a settled database: the previous turn's writes leave dead rows behind.
-      await vacuum(scratch.url)
-      got[name] = await runServer(name, scratch.url, round, scripts, data)
-    }
+    const got = await runRound(order, scratch.url, round, scripts, data)
     baseline.push(got.baseline!)
     taskapi.push(got.taskapi!)
     tables.push(table(`Round ${round} (${order.join(' then ')})`, [got.baseline!], [got.taskapi!]))
