@@ -10,7 +10,8 @@
 // committed. A create (at the top) needs no lock: a re-spacing never lowers a collection's first
 // key, so a key taken before the first one stays on top whatever commits meanwhile (two creates at
 // once may share a key; the order stays total by id). A re-spacing takes the lock itself.
-import { and, asc, desc, eq, gt, isNull, lt, ne, sql, type SQL } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, isNull, lt, ne, sql, type SQL, type SQLWrapper } from 'drizzle-orm'
+import { type PgColumn, type PgTable, QueryBuilder } from 'drizzle-orm/pg-core'
 import { generateKeyBetween, generateNKeysBetween } from 'fractional-indexing'
 import type { Database } from './client'
 import { type lists, MAX_POSITION_LENGTH, type tasks } from './schema'
@@ -27,7 +28,36 @@ function scopeOf(c: Collection, placeholders = false): SQL {
   return and(eq(c.table.userId, value('userId', c.userId)), list)!
 }
 
-type Side = 'after' | 'before' | 'top' | 'end'
+export type Side = 'after' | 'before' | 'top' | 'end'
+
+/** An ordered table, or an alias of one (for a subquery that reads it beside an outer row of it). */
+type Ordered = PgTable & { id: PgColumn; position: PgColumn }
+
+/**
+ * Where the neighbour of a gap is: the rows of `others` beyond the anchor (its key and id, as
+ * expressions) on `side`, nearest first in the order (key, id).
+ */
+function gap(table: Ordered, others: SQL, side: Side, anchor?: { position: SQLWrapper; id: SQLWrapper }) {
+  const pair = sql`(${table.position}, ${table.id})`
+  const bound = sql`(${anchor?.position}, ${anchor?.id})`
+  const beyond = side === 'after' ? gt(pair, bound) : side === 'before' ? lt(pair, bound) : undefined
+  const ascending = side === 'after' || side === 'top'
+  return {
+    where: beyond ? and(others, beyond)! : others,
+    order: ascending ? [asc(table.position), asc(table.id)] : [desc(table.position), desc(table.id)],
+  }
+}
+
+/**
+ * The neighbour of a gap (see gap) as a scalar subquery, null when there is none: a move reads it
+ * in the same statement as the moving item and its anchor (placeIn then takes it as given).
+ */
+export function neighbourSql(table: Ordered, others: SQL, side: Side, anchor?: { position: SQLWrapper; id: SQLWrapper }): SQL<string | null> {
+  const { where, order } = gap(table, others, side, anchor)
+  return sql<string | null>`(${queryBuilder.select({ position: table.position }).from(table).where(where).orderBy(...order).limit(1)})`
+}
+const queryBuilder = new QueryBuilder()
+
 // The neighbour of a gap, one statement per collection kind, side and whether an item is moving
 // (placeholders userId, listId, moving, and the anchor's position and id).
 const neighbours = new Map<string, Statement<{ position: string }[]>>()
@@ -39,18 +69,9 @@ function neighbourStatement(c: Collection, moving: boolean, side: Side) {
     const { table } = c
     const scope = scopeOf(c, true)
     const others = moving ? and(scope, ne(table.id, sql.placeholder('moving')))! : scope
-    const pair = sql`(${table.position}, ${table.id})`
-    const anchor = sql`(${sql.placeholder('anchorPosition')}::text, ${sql.placeholder('anchorId')}::uuid)`
-    const beyond = side === 'after' ? gt(pair, anchor) : side === 'before' ? lt(pair, anchor) : undefined
-    const ascending = side === 'after' || side === 'top'
-    found = statement((db) =>
-      db
-        .select({ position: table.position })
-        .from(table)
-        .where(beyond ? and(others, beyond) : others)
-        .orderBy(...(ascending ? [asc(table.position), asc(table.id)] : [desc(table.position), desc(table.id)]))
-        .limit(1),
-    )
+    const anchor = { position: sql`${sql.placeholder('anchorPosition')}::text`, id: sql`${sql.placeholder('anchorId')}::uuid` }
+    const { where, order } = gap(table, others, side, anchor)
+    found = statement((db) => db.select({ position: table.position }).from(table).where(where).orderBy(...order).limit(1))
     neighbours.set(name, found)
   }
   return found
@@ -65,13 +86,27 @@ export interface Anchor {
 export type Placement = { after: Anchor } | { before: Anchor } | { at: 'top' | 'end' }
 
 // Distinguishes our advisory locks from the migrator's (a single bigint key lives in another space).
-const ORDER_LOCK_CLASS = 0x6f72 // "or"
+export const ORDER_LOCK_CLASS = 0x6f72 // "or"
 
 const lock = statement((db) => db.select({ locked: sql`pg_advisory_xact_lock(${ORDER_LOCK_CLASS}::int, hashtext(${sql.placeholder('userId')}))` }).from(sql`(select 1) as one`))
 
 /** Serializes every ordering write of one user until the transaction ends. */
 export async function lockOrder(tx: Database, userId: string): Promise<void> {
   await lock.run(tx, { userId })
+}
+
+/**
+ * Takes the user's ordering lock, then runs `read`, sent right behind the lock without waiting for
+ * its answer. One connection runs its statements in the order they were sent, and under READ
+ * COMMITTED a statement's snapshot is taken when it starts, so the read sees every ordering write
+ * committed before the lock was granted. Bun.SQL sends both in one write (one round trip once the
+ * connection has prepared them); the Neon driver and PGlite send the second when the first is
+ * answered, in the same order. (Taking the lock inside the read itself would not do: its snapshot
+ * would predate the lock.)
+ */
+export async function lockedRead<T>(tx: Database, userId: string, read: () => Promise<T>): Promise<T> {
+  const [, result] = await Promise.all([lock.run(tx, { userId }), read()])
+  return result
 }
 
 /** A key strictly between `lo` and `hi` (null: open end), or null when none of at most 64 characters fits. */
@@ -98,32 +133,28 @@ export const firstKey = (db: Database, collection: Collection) => neighbourOf(db
 
 /**
  * The key for `moving` (null: a new item) at `placement` in `collection`. Runs inside a transaction;
- * for anything but a new item at the top, one that already holds the user's ordering lock. When it
- * re-spaces, the other items' new keys are written here (each enters the change log like any
- * write); the caller writes the moving item's.
+ * for anything but a new item at the top, one that already holds the user's ordering lock. The
+ * neighbour of the gap is read here, unless the caller read it under that lock already
+ * (`neighbour`, null for none: neighbourSql). When it re-spaces, the other items' new keys are
+ * written here (each enters the change log like any write); the caller writes the moving item's.
  */
-export async function placeIn(tx: Database, collection: Collection, moving: string | null, placement: Placement): Promise<string> {
-  const neighbour = (side: Side, anchor?: Anchor) => neighbourOf(tx, collection, moving, side, anchor)
-  let lo: string | null
-  let hi: string | null
-  if ('after' in placement) {
-    lo = placement.after.position
-    hi = await neighbour('after', placement.after)
-  } else if ('before' in placement) {
-    hi = placement.before.position
-    lo = await neighbour('before', placement.before)
-  } else if (placement.at === 'top') {
-    lo = null
-    hi = await neighbour('top')
-  } else {
-    lo = await neighbour('end')
-    hi = null
-  }
+export async function placeIn(tx: Database, collection: Collection, moving: string | null, placement: Placement, neighbour?: string | null): Promise<string> {
+  const side = sideOf(placement)
+  const anchor = 'after' in placement ? placement.after : 'before' in placement ? placement.before : undefined
+  const found = neighbour !== undefined ? neighbour : await neighbourOf(tx, collection, moving, side, anchor)
+  const [lo, hi] =
+    side === 'after' ? [anchor!.position, found]
+    : side === 'before' ? [found, anchor!.position]
+    : side === 'top' ? [null, found]
+    : [found, null]
   const position = keyBetween(lo, hi)
   if (position !== null) return position
   const scope = scopeOf(collection)
   return respace(tx, collection.userId, collection, moving === null ? scope : and(scope, ne(collection.table.id, moving))!, placement)
 }
+
+/** Which side of its anchor (or of the collection) a placement's gap has its neighbour on. */
+export const sideOf = (placement: Placement): Side => ('after' in placement ? 'after' : 'before' in placement ? 'before' : placement.at)
 
 /**
  * Evenly spaced keys for a collection in order (`rows`, the moving item left out) with the moving

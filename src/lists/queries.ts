@@ -1,9 +1,10 @@
 // Every query that reads or writes lists. Each takes the caller's userId and filters by it; each
 // write is one function, one statement or one transaction (placing a list takes the user's
 // ordering lock, src/db/positions.ts).
-import { and, asc, eq, sql, TransactionRollbackError, type SQLWrapper } from 'drizzle-orm'
+import { and, asc, eq, ne, sql, TransactionRollbackError, type SQLWrapper } from 'drizzle-orm'
+import { alias } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
-import { lockOrder, placeIn, type Anchor, type Collection, type Placement } from '../db/positions'
+import { lockedRead, lockOrder, neighbourSql, placeIn, type Anchor, type Collection, type Placement } from '../db/positions'
 import { lists } from '../db/schema'
 import { statement } from '../db/statement'
 import { fieldError } from '../http/errors'
@@ -65,13 +66,24 @@ const moves = [false, true].map((ifMatch) =>
   statement((db) => db.update(lists).set({ position: sql`${p('position')}`, ...bumped }).where(ownedBy(ifMatch)).returning(listColumns)),
 )
 const deletes = [false, true].map((ifMatch) => statement((db) => db.delete(lists).where(ownedBy(ifMatch)).returning({ id: lists.id })))
-// A move's one read: the list and its anchor (the list itself again when there is none).
-const moveRead = statement((db) =>
-  db
-    .select({ id: lists.id, position: lists.position, version: lists.version })
-    .from(lists)
-    .where(and(eq(lists.userId, p('userId')), sql`${lists.id} in (${p('id')}::uuid, ${p('anchorId')}::uuid)`)),
-)
+// A move's one read, per side of the gap (after or before the anchor, or the top): the list, its
+// anchor and the neighbour of the gap among the caller's other lists.
+const moveReads = (['after', 'before', 'top'] as const).map((side) => {
+  const anchor = alias(lists, 'anchor')
+  const near = alias(lists, 'neighbour')
+  const bound = side === 'top' ? undefined : { position: anchor.position, id: anchor.id }
+  return statement((db) =>
+    db
+      .select({
+        version: lists.version,
+        anchor: { id: anchor.id, position: anchor.position },
+        neighbour: neighbourSql(near, and(eq(near.userId, p('userId')), ne(near.id, lists.id))!, side, bound),
+      })
+      .from(lists)
+      .leftJoin(anchor, bound ? and(eq(anchor.id, p('anchorId')), eq(anchor.userId, p('userId'))) : sql`false`)
+      .where(ownedBy(false)),
+  )
+})
 
 /**
  * Creates a list at the end of the caller's lists, under the ordering lock (a re-spacing keeps the
@@ -102,15 +114,13 @@ export async function renameList(db: Database, userId: string, id: string, name:
 /** Places a list after or before another of the caller's lists, or first; `undefined` when the caller has no such list. */
 export function moveList(db: Database, userId: string, id: string, move: { after?: string; before?: string }, ifMatch: readonly number[] | null = null): Promise<List | undefined> {
   const anchor = anchorOf(move, id)
+  const read = moveReads[anchor?.field === 'after' ? 0 : anchor?.field === 'before' ? 1 : 2]!
   return db.transaction(async (tx) => {
-    await lockOrder(tx, userId)
-    // One read, after the lock: the list and its anchor, by their keys.
-    const rows = await moveRead.run(tx, { userId, id, anchorId: anchor?.id ?? id })
-    const self = rows.find((r) => r.id === id)
+    // One read, right behind the lock: the list, its anchor and the neighbour of the gap.
+    const [self] = await lockedRead(tx, userId, () => read.run(tx, { userId, id, anchorId: anchor?.id }))
     // A stale If-Match stops here, before any other list is re-spaced.
     if (!self || (ifMatch !== null && !ifMatch.includes(self.version))) return undefined
-    const placement = placementOf(anchor, rows.find((r) => r.id === anchor?.id), ownListAnchorMessage)
-    const position = await placeIn(tx, userLists(userId), id, placement)
+    const position = await placeIn(tx, userLists(userId), id, placementOf(anchor, self.anchor, ownListAnchorMessage), self.neighbour)
     const [row] = await moves[ifMatch === null ? 0 : 1]!.run(tx, { userId, id, versions: ifMatch?.join(','), position })
     // Renamed meanwhile (renames take no ordering lock): undo the re-spacing too.
     if (!row) tx.rollback()

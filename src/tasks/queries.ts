@@ -3,11 +3,11 @@
 // when it places a task in a list's order (src/db/positions.ts). Each write is one function here.
 // Reads are statements built once (src/db/statement.ts); every query returns tasks in their wire
 // shape (taskColumns).
-import { and, asc, desc, eq, ilike, isNull, or, sql, type SQL, type SQLWrapper } from 'drizzle-orm'
+import { and, asc, desc, eq, ilike, isNull, ne, or, sql, type SQL, type SQLWrapper } from 'drizzle-orm'
 import { alias, type PgUpdateSetSource } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
 import { databaseState } from '../db/errors'
-import { firstKey, keyBetween, lockOrder, placeIn, type Collection } from '../db/positions'
+import { firstKey, keyBetween, lockedRead, neighbourSql, placeIn, type Collection } from '../db/positions'
 import { priorities, tasks } from '../db/schema'
 import { statement, type Statement } from '../db/statement'
 import { fieldError } from '../http/errors'
@@ -100,9 +100,8 @@ export async function updateTask(db: Database, userId: string, id: string, patch
   if (listId !== undefined) {
     return inList(() =>
       db.transaction(async (tx) => {
-        await lockOrder(tx, userId)
         // A stale If-Match stops here, before any other task is re-spaced.
-        const [current] = await oneTask[ifMatch === null ? 0 : 1]!.run(tx, { userId, id, versions: ifMatch?.join(',') })
+        const [current] = await lockedRead(tx, userId, () => oneTask[ifMatch === null ? 0 : 1]!.run(tx, { userId, id, versions: ifMatch?.join(',') }))
         if (!current) return undefined
         if (current.list_id !== listId) changes.place = { listId, position: await placeIn(tx, taskList(userId, listId), id, { at: 'top' }) }
         const row = nothingIn(changes) ? await unchanged(tx, userId, id, ifMatch) : await write(tx, userId, id, changes, ifMatch)
@@ -129,22 +128,17 @@ async function unchanged(db: Database, userId: string, id: string, ifMatch: IfMa
  */
 export async function moveTask(db: Database, userId: string, id: string, move: MoveTask, ifMatch: IfMatch = null): Promise<Task | undefined> {
   const anchor = anchorOf(move, id)
+  const target: MoveTarget = move.list_id === undefined ? 'own' : move.list_id === null ? 'inbox' : 'list'
+  const read = moveState(anchor?.field ?? 'top', target, ifMatch !== null)
   return inList(() =>
     db.transaction(async (tx) => {
-      await lockOrder(tx, userId)
-      // One read, after the lock: the task, the anchor and the target list, each by its key.
-      const [state] = await moveStates[(anchor ? 4 : 0) + (move.list_id ? 2 : 0) + (ifMatch === null ? 0 : 1)]!.run(tx, {
-        userId,
-        id,
-        versions: ifMatch?.join(','),
-        anchorId: anchor?.id,
-        listId: move.list_id,
-      })
+      // One read, right behind the lock: the task, the anchor, the target list and the neighbour of the gap.
+      const [state] = await lockedRead(tx, userId, () => read.run(tx, { userId, id, versions: ifMatch?.join(','), anchorId: anchor?.id, listId: move.list_id }))
       if (!state) return undefined
       if (!state.listOk) throw fieldError('list_id', ownListMessage)
       const target = move.list_id !== undefined ? move.list_id : state.listId
       if (anchor && state.anchor && state.anchor.listId !== target) throw fieldError(anchor.field, 'must be a task in the list the task is moved to')
-      const position = await placeIn(tx, taskList(userId, target), id, placementOf(anchor, state.anchor, ownTaskMessage))
+      const position = await placeIn(tx, taskList(userId, target), id, placementOf(anchor, state.anchor, ownTaskMessage), state.neighbour)
       const row = await write(tx, userId, id, { place: { listId: target, position } }, ifMatch)
       // Changed meanwhile (only moves take the ordering lock): undo the re-spacing too.
       if (!row) tx.rollback()
@@ -153,24 +147,46 @@ export async function moveTask(db: Database, userId: string, id: string, move: M
   )
 }
 
-// A move's read (placeholders userId, id, versions, anchorId, listId), one statement per shape:
-// with or without an anchor, a target list and If-Match (index: anchor 4, list 2, If-Match 1).
-const moveStates = Array.from({ length: 8 }, (_, shape) => {
-  const [withAnchor, toList, ifMatch] = [(shape & 4) !== 0, (shape & 2) !== 0, (shape & 1) !== 0]
+/** The list a move places the task in: its own, the one `list_id` names, or the inbox (`list_id: null`). */
+type MoveTarget = 'own' | 'list' | 'inbox'
+
+// A move's read (placeholders userId, id, versions, anchorId, listId), one statement per shape: the
+// side of the gap (after or before the anchor, or the top), the target list, and If-Match. Built on
+// first use.
+const moveStates = new Map<string, ReturnType<typeof moveStatement>>()
+function moveState(side: 'after' | 'before' | 'top', target: MoveTarget, ifMatch: boolean) {
+  const name = `${side} ${target} ${ifMatch}`
+  let found = moveStates.get(name)
+  if (found === undefined) moveStates.set(name, (found = moveStatement(side, target, ifMatch)))
+  return found
+}
+
+function moveStatement(side: 'after' | 'before' | 'top', target: MoveTarget, ifMatch: boolean) {
   const other = alias(tasks, 'anchor')
+  const near = alias(tasks, 'neighbour')
+  const anchor = side === 'top' ? undefined : { position: other.position, id: other.id }
+  // The neighbour among the target list's other tasks (the inbox's when `list` is undefined). A
+  // list and the inbox are served by two partial indexes, so each gets its own lookup.
+  const neighbourIn = (list?: SQLWrapper) =>
+    neighbourSql(near, and(eq(near.userId, p('userId')), list === undefined ? isNull(near.listId) : eq(near.listId, list), ne(near.id, tasks.id))!, side, anchor)
+  const neighbour =
+    target === 'list' ? neighbourIn(sql`${p('listId')}::uuid`)
+    : target === 'inbox' ? neighbourIn()
+    : sql<string | null>`case when ${tasks.listId} is null then ${neighbourIn()} else ${neighbourIn(tasks.listId)} end`
   return statement((db) =>
     db
       .select({
         listId: tasks.listId,
-        listOk: (toList ? ownsListSql(p('userId'), p('listId')) : sql`true`).mapWith(Boolean),
+        listOk: (target === 'list' ? ownsListSql(p('userId'), p('listId')) : sql`true`).mapWith(Boolean),
         anchor: { id: other.id, listId: other.listId, position: other.position },
+        neighbour,
       })
       .from(tasks)
-      .leftJoin(other, withAnchor ? and(eq(other.id, p('anchorId')), eq(other.userId, p('userId'))) : sql`false`)
+      .leftJoin(other, anchor ? and(eq(other.id, p('anchorId')), eq(other.userId, p('userId'))) : sql`false`)
       // A stale If-Match stops here, before any other task is re-spaced.
       .where(ownedBy(ifMatch)),
   )
-})
+}
 
 /** Flips `completed`, or sets it when `completed` is given. */
 export function toggleTask(db: Database, userId: string, id: string, completed?: boolean, ifMatch: IfMatch = null): Promise<Task | undefined> {

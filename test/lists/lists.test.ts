@@ -1,7 +1,10 @@
 // Lists: create (at the end), read, rename, move, delete with their tasks; validation and errors.
 import { expect, test } from 'bun:test'
 import { describeEachDriver, json, newUser } from '../support/app'
+import { generateKeyBetween } from 'fractional-indexing'
+import type { List } from '../../src/lists/model'
 import { createList, createTask, expectOrdered, idsOf, listsOf, move, tasksIn } from '../support/factories'
+import { whileOrderLocked } from '../support/order-lock'
 import { expectFieldError } from '../support/problems'
 
 const listKeys = ['created_at', 'id', 'name', 'position', 'updated_at', 'version']
@@ -9,7 +12,7 @@ const MISSING = '01936b2e-7c4f-7a10-9d8e-4a3b2c1d0e5f'
 const nameMessage = 'must be 1 to 100 characters after trimming, with no NUL characters'
 const anchorMessage = 'must be the id of one of your lists'
 
-describeEachDriver('lists', (ctx) => {
+describeEachDriver('lists', (ctx, driver) => {
   test('POST creates a list at the end: 201, Location, the contract\'s shape, the name trimmed', async () => {
     const t = ctx()
     const user = newUser()
@@ -178,4 +181,29 @@ describeEachDriver('lists', (ctx) => {
       expect(res.headers.get('allow')).toBe(allow)
     }
   })
+
+  if (driver.name !== 'pglite') {
+    // PGlite has one connection: nothing else can hold the lock while a move waits for it.
+    test('a move that waited for the ordering lock reads the gap as the move before it left it', async () => {
+      const t = ctx()
+      const user = newUser()
+      for (const name of ['a', 'b', 'c', 'd']) await createList(t, user, name)
+      const [a, b, c, d] = await listsOf(t, user)
+      // Another instance moves c right after a (the key a move would give it) while d's move after a waits.
+      const cKey = generateKeyBetween(a!.position, b!.position)
+      const res = await whileOrderLocked(
+        t,
+        user,
+        () => t.request(`/api/v1/lists/${d!.id}/move`, { method: 'POST', as: user, json: { after: a!.id } }),
+        (tx) => tx`update lists set position = ${cKey}, version = version + 1 where id = ${c!.id}`,
+      )
+      expect(res.status, await res.clone().text()).toBe(200)
+      const moved = await json<List>(res)
+      // Between a and c: had its read's snapshot predated the lock, d would have c's key (a to b's midpoint).
+      expect(moved.position > a!.position && moved.position < cKey, moved.position).toBe(true)
+      const order = await listsOf(t, user)
+      expect(idsOf(order)).toEqual([a!.id, d!.id, c!.id, b!.id])
+      expectOrdered(order)
+    })
+  }
 })

@@ -3,7 +3,9 @@
 import { expect, test } from 'bun:test'
 import type { Task } from '../../src/tasks/model'
 import { describeEachDriver, json, newUser } from '../support/app'
+import { generateKeyBetween } from 'fractional-indexing'
 import { createList, createTask, expectOrdered, idsOf, move, tasksIn } from '../support/factories'
+import { whileOrderLocked } from '../support/order-lock'
 import { expectFieldError } from '../support/problems'
 
 const MISSING = '01936b2e-7c4f-7a10-9d8e-4a3b2c1d0e5f'
@@ -11,7 +13,7 @@ const listMessage = 'must be the id of one of your lists, or null'
 const filterMessage = 'must be the id of one of your lists, or none'
 const taskMessage = 'must be the id of one of your tasks'
 
-describeEachDriver('tasks in lists', (ctx) => {
+describeEachDriver('tasks in lists', (ctx, driver) => {
   test('a new task goes to the top of its list (the inbox by default)', async () => {
     const t = ctx()
     const user = newUser()
@@ -274,4 +276,30 @@ describeEachDriver('tasks in lists', (ctx) => {
       expect(new Set(order.map((x) => x.position)).size).toBe(order.length)
     }
   })
+
+  if (driver.name !== 'pglite') {
+    // PGlite has one connection: nothing else can hold the lock while a move waits for it.
+    test('a move that waited for the ordering lock reads the gap as the move before it left it', async () => {
+      const t = ctx()
+      const user = newUser()
+      const list = await createList(t, user)
+      for (let i = 0; i < 4; i++) await createTask(t, user, { list_id: list.id })
+      const [a, b, c, d] = await tasksIn(t, user, list.id)
+      // Another instance moves c right after a (the key a move would give it) while d's move after a waits.
+      const cKey = generateKeyBetween(a!.position, b!.position)
+      const res = await whileOrderLocked(
+        t,
+        user,
+        () => t.request(`/api/v1/tasks/${d!.id}/move`, { method: 'POST', as: user, json: { after: a!.id } }),
+        (tx) => tx`update tasks set position = ${cKey}, version = version + 1 where id = ${c!.id}`,
+      )
+      expect(res.status, await res.clone().text()).toBe(200)
+      const moved = await json<Task>(res)
+      // Between a and c: had its read's snapshot predated the lock, d would have c's key (a to b's midpoint).
+      expect(moved.position > a!.position && moved.position < cKey, moved.position).toBe(true)
+      const order = await tasksIn(t, user, list.id)
+      expect(idsOf(order)).toEqual([a!.id, d!.id, c!.id, b!.id])
+      expectOrdered(order)
+    })
+  }
 })
