@@ -18,11 +18,18 @@ export interface TcpProxy {
   /** Keeps every connection open (and accepts new ones) but relays no byte until `thaw`. */
   freeze(): void
   thaw(): void
+  /**
+   * Client flights so far: runs of bytes a client sent with no reply from upstream in between, so
+   * statements sent together count once (a round trip each, on one connection).
+   */
+  readonly flights: number
 }
 
 export function startTcpProxy(target: { host: string; port: number }, { listening = true } = {}): TcpProxy {
   const open = new Set<Socket<Pair>>()
   let frozen = false
+  let flights = 0
+  let replied = true
   const relay = (backlog: Uint8Array[], socket: Socket<Pair> | undefined) => {
     if (!frozen) flush(backlog, socket)
   }
@@ -44,6 +51,7 @@ export function startTcpProxy(target: { host: string; port: number }, { listenin
               data: toClient,
               socket: {
                 data: (s, chunk) => {
+                  replied = true
                   s.data.backlog.push(new Uint8Array(chunk))
                   relay(s.data.backlog, s.data.peer)
                 },
@@ -65,6 +73,8 @@ export function startTcpProxy(target: { host: string; port: number }, { listenin
           }
         },
         data: (s, chunk) => {
+          if (replied) flights++
+          replied = false
           s.data.backlog.push(new Uint8Array(chunk))
           relay(s.data.backlog, s.data.peer)
         },
@@ -101,6 +111,9 @@ export function startTcpProxy(target: { host: string; port: number }, { listenin
     thaw() {
       frozen = false
       for (const s of open) flush(s.data.backlog, s.data.peer)
+    },
+    get flights() {
+      return flights
     },
   }
 }

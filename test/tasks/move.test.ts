@@ -1,11 +1,15 @@
 // Tasks in lists and their manual order: list_id on create, PATCH and the filters, moves within
 // and across lists, clearing completed tasks within a list, re-spacing, concurrent moves.
-import { expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Task } from '../../src/tasks/model'
-import { describeEachDriver, json, newUser } from '../support/app'
+import { openDatabase } from '../../src/db/client'
+import { migrate } from '../../src/db/migrate'
+import { createTestApp, describeEachDriver, json, newUser, type TestApp } from '../support/app'
+import { databaseConfig, hasPostgres, scratchPostgres } from '../support/databases'
 import { generateKeyBetween } from 'fractional-indexing'
 import { createList, createTask, expectOrdered, idsOf, move, tasksIn } from '../support/factories'
 import { whileOrderLocked } from '../support/order-lock'
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy'
 import { expectFieldError } from '../support/problems'
 
 const MISSING = '01936b2e-7c4f-7a10-9d8e-4a3b2c1d0e5f'
@@ -302,4 +306,50 @@ describeEachDriver('tasks in lists', (ctx, driver) => {
       expectOrdered(order)
     })
   }
+})
+
+describe.if(hasPostgres)('round trips of a move [postgres]', () => {
+  let scratch: Awaited<ReturnType<typeof scratchPostgres>>
+  let relay: TcpProxy
+  let t: TestApp
+  beforeAll(async () => {
+    scratch = await scratchPostgres()
+    const direct = new URL(scratch.url)
+    relay = startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) })
+    direct.port = String(relay.port)
+    // One connection, so that every statement of a request goes over the relay's one socket.
+    const handle = await openDatabase(databaseConfig({ DATABASE_URL: direct.href, DB_POOL_MAX: '1' }))
+    await migrate(handle.db)
+    t = await createTestApp({ handle, drop: () => handle.close() })
+  })
+  afterAll(async () => {
+    await t?.sync.close()
+    await t?.db.close()
+    relay?.stop()
+    await scratch?.drop()
+  })
+
+  test('four: BEGIN, the ordering lock and the read in one flight, the update, COMMIT', async () => {
+    const user = newUser()
+    const [one, two] = [await createList(t, user, 'one'), await createList(t, user, 'two')]
+    const tasks: Task[] = []
+    for (let i = 0; i < 4; i++) tasks.push(await createTask(t, user, { list_id: one.id }))
+    const [a, b, c] = tasks.map((x) => x.id)
+    const moves: [string, Record<string, unknown>, 'tasks' | 'lists'][] = [
+      [a!, {}, 'tasks'],
+      [a!, { after: b }, 'tasks'],
+      [b!, { before: c }, 'tasks'],
+      [c!, { list_id: two.id }, 'tasks'],
+      [c!, { list_id: null }, 'tasks'],
+      [one.id, { after: two.id }, 'lists'],
+      [one.id, {}, 'lists'],
+    ]
+    for (const [id, body, kind] of moves) {
+      // The first run of each statement on a connection also prepares it (a round trip of its own).
+      await move(t, user, id, body, kind)
+      const before = relay.flights
+      await move(t, user, id, body, kind)
+      expect({ kind, body, flights: relay.flights - before }).toEqual({ kind, body, flights: 4 })
+    }
+  })
 })
