@@ -39,8 +39,8 @@ type Ordered = PgTable & { id: PgColumn; position: PgColumn }
  */
 function gap(table: Ordered, others: SQL, side: Side, anchor?: { position: SQLWrapper; id: SQLWrapper }) {
   const pair = sql`(${table.position}, ${table.id})`
-  const bound = sql`(${anchor?.position}, ${anchor?.id})`
-  const beyond = side === 'after' ? gt(pair, bound) : side === 'before' ? lt(pair, bound) : undefined
+  const bound = anchor && sql`(${anchor.position}, ${anchor.id})`
+  const beyond = !bound ? undefined : side === 'after' ? gt(pair, bound) : side === 'before' ? lt(pair, bound) : undefined
   const ascending = side === 'after' || side === 'top'
   return {
     where: beyond ? and(others, beyond)! : others,
@@ -154,7 +154,7 @@ export async function placeIn(tx: Database, collection: Collection, moving: stri
 }
 
 /** Which side of its anchor (or of the collection) a placement's gap has its neighbour on. */
-export const sideOf = (placement: Placement): Side => ('after' in placement ? 'after' : 'before' in placement ? 'before' : placement.at)
+const sideOf = (placement: Placement): Side => ('after' in placement ? 'after' : 'before' in placement ? 'before' : placement.at)
 
 /**
  * Evenly spaced keys for a collection in order (`rows`, the moving item left out) with the moving

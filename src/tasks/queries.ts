@@ -128,8 +128,8 @@ async function unchanged(db: Database, userId: string, id: string, ifMatch: IfMa
  */
 export async function moveTask(db: Database, userId: string, id: string, move: MoveTask, ifMatch: IfMatch = null): Promise<Task | undefined> {
   const anchor = anchorOf(move, id)
-  const target: MoveTarget = move.list_id === undefined ? 'own' : move.list_id === null ? 'inbox' : 'list'
-  const read = moveState(anchor?.field ?? 'top', target, ifMatch !== null)
+  const into: MoveTarget = move.list_id === undefined ? 'own' : move.list_id === null ? 'inbox' : 'list'
+  const read = moveState(anchor?.field ?? 'top', into, ifMatch !== null)
   return inList(() =>
     db.transaction(async (tx) => {
       // One read, right behind the lock: the task, the anchor, the target list and the neighbour of the gap.
