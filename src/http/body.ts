@@ -22,20 +22,29 @@ async function readBounded(request: Request): Promise<RawBody> {
   const declared = Number(request.headers.get('content-length') ?? 0)
   if (declared > MAX_BODY_BYTES) return new RawBody('', tooLarge())
   if (request.body === null) return new RawBody('', null)
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for await (const chunk of request.body) {
-    size += chunk.byteLength
-    if (size > MAX_BODY_BYTES) return new RawBody('', tooLarge())
-    chunks.push(chunk)
+  let bytes: Uint8Array
+  if (request.headers.has('content-length') && !request.headers.has('transfer-encoding')) {
+    // The length is declared and within bounds, and the server reads no more than it: read it
+    // whole, natively (the stream's async iterator cost ~10 % of a small POST's CPU).
+    bytes = await request.bytes()
+  } else {
+    // Chunked: no length to trust, so count while reading and stop past the bound.
+    const chunks: Uint8Array[] = []
+    let size = 0
+    for await (const chunk of request.body) {
+      size += chunk.byteLength
+      if (size > MAX_BODY_BYTES) return new RawBody('', tooLarge())
+      chunks.push(chunk)
+    }
+    bytes = Buffer.concat(chunks)
   }
-  if (size === 0) return new RawBody('', null)
+  if (bytes.byteLength === 0) return new RawBody('', null)
   const contentType = request.headers.get('content-type') ?? ''
   if (!isJson(contentType)) {
     return new RawBody('', new ApiError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be JSON (Content-Type: application/json)'))
   }
   try {
-    return new RawBody(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks)), null)
+    return new RawBody(new TextDecoder('utf-8', { fatal: true }).decode(bytes), null)
   } catch {
     return new RawBody('', new ApiError('INVALID_JSON', 'The request body is not valid UTF-8'))
   }
