@@ -2,7 +2,7 @@
 // base64url of a JSON array of values. Each endpoint says which arrays it accepts; anything else,
 // including text that is not base64url JSON at all, is INVALID_CURSOR. The next page is a `Link`.
 import { ApiError } from './errors'
-import { urlOf } from './request'
+import { pathOf } from './request'
 
 export function encodeCursor(values: readonly unknown[]): string {
   return Buffer.from(JSON.stringify(values)).toString('base64url')
@@ -27,7 +27,12 @@ export function decodeCursor<T>(cursor: string, accept: (values: readonly unknow
  * reference resolves against the address the client used.
  */
 export function nextLink(request: Request, cursor: string): string {
-  const url = urlOf(request)
-  url.searchParams.set('cursor', cursor)
-  return `<${url.pathname}${url.search}>; rel="next"`
+  // The query as URL would split it off (after the first `?`, up to a `#`), without parsing the
+  // whole URL on every page.
+  const hash = request.url.indexOf('#')
+  const url = hash === -1 ? request.url : request.url.slice(0, hash)
+  const start = url.indexOf('?')
+  const query = new URLSearchParams(start === -1 ? '' : url.slice(start + 1))
+  query.set('cursor', cursor)
+  return `<${pathOf(request)}?${query}>; rel="next"`
 }
