@@ -12,7 +12,7 @@ import { SignJWT } from 'jose'
 import { dirname, resolve } from 'node:path'
 import { scratchPostgres } from '../test/support/databases'
 import { startServer } from '../test/support/server'
-import { memoryMiB } from './proc'
+import { memoryMiB, resetPeak } from './proc'
 
 const SECRET = 'bench-secret-bench-secret-bench-secret'
 const runId = crypto.randomUUID()
@@ -23,11 +23,15 @@ const binary = process.env.BENCH_BINARY ? resolve(process.env.BENCH_BINARY) : un
 const dataDir = process.env.BENCH_DATA_DIR
 
 
+let peakMiB = 0
 async function run(name: string, request: (i: number) => Promise<Response>) {
   const latencies: number[] = []
   let errors = 0
   const until = performance.now() + seconds * 1000
   let counter = 0
+  // Each scenario's own peak; the whole run's is kept beside it.
+  peakMiB = Math.max(peakMiB, memoryMiB(server.proc.pid, 'VmHWM'))
+  const peaks = resetPeak(server.proc.pid)
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < until) {
@@ -41,7 +45,10 @@ async function run(name: string, request: (i: number) => Promise<Response>) {
   )
   latencies.sort((a, b) => a - b)
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!.toFixed(2)
-  return { name, rps: Math.round(latencies.length / seconds), p50: pct(50), p99: pct(99), errors }
+  const scenarioPeak = memoryMiB(server.proc.pid, 'VmHWM')
+  peakMiB = Math.max(peakMiB, scenarioPeak)
+  const peak = peaks ? Math.round(scenarioPeak) : '–'
+  return { name, rps: Math.round(latencies.length / seconds), p50: pct(50), p99: pct(99), errors, 'peak RSS MiB': peak }
 }
 
 const scratch = process.env.BENCH_DATABASE_URL ? await scratchPostgres(process.env.BENCH_DATABASE_URL, 'taskapi_bench') : null
@@ -127,7 +134,7 @@ try {
   const database = scratch ? 'postgres (Bun.SQL)' : dataDir ? `pglite in ${dataDir}` : 'pglite (in memory)'
   console.log(`${binary ?? 'bun src/index.ts'}; driver: ${database}; ${concurrency} concurrent clients, ${seconds} s per scenario; bun ${Bun.version}`)
   console.table(results)
-  console.log(`server RSS: ${rssIdle.toFixed(0)} MiB after seeding, ${rssPeak.toFixed(0)} MiB after the runs, peak ${memoryMiB(server.proc.pid, 'VmHWM').toFixed(0)} MiB`)
+  console.log(`server RSS: ${rssIdle.toFixed(0)} MiB after seeding, ${rssPeak.toFixed(0)} MiB after the runs, peak ${Math.max(peakMiB, memoryMiB(server.proc.pid, 'VmHWM')).toFixed(0)} MiB`)
   if (streams.length > 0) console.log(`${streams.length} event streams open (one per user): ${delivered} change events delivered`)
 } catch (error) {
   // A failed run says why the server went away, if it did.

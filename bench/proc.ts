@@ -1,5 +1,5 @@
 // What the benchmarks read of a process from /proc (Linux): its memory and the CPU time it used.
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 
 /** Resident memory of a process now (VmRSS) or at its peak so far (VmHWM), in MiB. */
 export function memoryMiB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
@@ -14,4 +14,17 @@ export function cpuMicros(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   // After the command name: state is field 3, utime 14 and stime 15 (1-based, as in proc(5)).
   return ((Number(fields[11]) + Number(fields[12])) / TICKS) * 1e6
+}
+
+/**
+ * Starts the process's peak (VmHWM) over from its resident memory now, so the next peak read is
+ * one stretch's (proc(5), clear_refs "5"); false where the kernel does not allow it.
+ */
+export function resetPeak(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5')
+    return true
+  } catch {
+    return false
+  }
 }

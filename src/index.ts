@@ -12,6 +12,7 @@ import type { DatabaseHandle } from './db/client'
 import { DataDirError, openDataDir, type DataDir } from './db/data-dir'
 import { newRequestId } from './http/request'
 import { createLogger, type Logger } from './log'
+import { boundMemory, type MemoryBound } from './memory'
 import type { Sync } from './sync/hub'
 import pkg from '../package.json'
 
@@ -123,6 +124,8 @@ async function serve(config: Config) {
   adopt(built, server)
   app.resolve(built)
 
+  // Started once the database is ready (below): opening it makes garbage enough to trigger it.
+  let memory: MemoryBound | undefined
   // Stopping while the database opens waits for it to open, then closes it cleanly.
   let stopping = false
   const stop = async (signal: string) => {
@@ -130,6 +133,7 @@ async function serve(config: Config) {
     stopping = true
     log.info('server.stopping', { signal })
     clearInterval(syncPurge)
+    memory?.stop()
     // Event streams never finish by themselves: they are ended first, so the wait below is only
     // for ordinary requests (clients resume their streams elsewhere with Last-Event-ID).
     await sync?.close()
@@ -165,6 +169,7 @@ async function serve(config: Config) {
     if (!isUnavailable(error)) throw error
     log.warn('database.unavailable_at_start', { driver: database.driver })
   }
+  if (!stopping) memory = boundMemory()
 }
 
 const isHealthz = (request: Request) => (request.method === 'GET' || request.method === 'HEAD') && new URL(request.url, 'http://no-host.invalid').pathname === '/healthz'
