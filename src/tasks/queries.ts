@@ -450,10 +450,13 @@ export async function listTasks(db: Database, userId: string, query: ListRequest
 
   if (rows.length === 0) await checkListFilter(db, userId, query.list_id)
   let kept = Math.min(rows.length, limit)
-  let bytes = 0
-  for (let i = 0; i < kept; i++) {
-    bytes += jsonBytes(rows[i]!)
-    if (bytes > PAGE_BUDGET_BYTES && i > 0) kept = i
+  // Measured only when a bound without serializing anything could exceed the budget.
+  if (rows.reduce((bound, task) => bound + jsonBytesAtMost(task), 0) > PAGE_BUDGET_BYTES) {
+    let bytes = 0
+    for (let i = 0; i < kept; i++) {
+      bytes += jsonBytes(rows[i]!)
+      if (bytes > PAGE_BUDGET_BYTES && i > 0) kept = i
+    }
   }
   if (kept === rows.length) return { rows, next: null }
   rows.length = kept
@@ -472,6 +475,9 @@ export const PAGE_BUDGET_BYTES = 512 * 1024
 // The task's size as JSON: its two free-text fields as written (escapes and UTF-8 included), plus
 // a bound on everything else (ids, timestamps, names of fields).
 const jsonBytes = (task: Task) => 400 + Buffer.byteLength(JSON.stringify(task.title)) + (task.description === null ? 0 : Buffer.byteLength(JSON.stringify(task.description)))
+// At least jsonBytes, from the lengths alone: a UTF-16 unit is at most 6 bytes as JSON (`\u001f`;
+// a pair of surrogates, 4 bytes of UTF-8, is two units), plus the quotes.
+const jsonBytesAtMost = (task: Task) => 400 + 6 * task.title.length + 2 + (task.description === null ? 0 : 6 * task.description.length + 2)
 
 // The rows strictly after the cursor's position (placeholders afterValue, afterId) in the total
 // order (key, id), with tasks lacking the key last. `valueIsNull`: the cursor's value is null.
