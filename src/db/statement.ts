@@ -12,7 +12,7 @@
 // Rows (fields at the top level or one level down, as a joined table's) are mapped by a loop over
 // precomputed keys and decoders, not Drizzle's general mapResultRow (which re-derives each field's
 // decoder, walks its path and works out which joined objects are null, for every value).
-import { Column, entityKind, getTableName, is, noopDecoder, SQL } from 'drizzle-orm'
+import { Column, entityKind, getTableName, is, SQL } from 'drizzle-orm'
 import { PgDatabase, PgDialect, PgSession, type PgPreparedQuery, type PreparedQueryConfig, type SelectedFieldsOrdered } from 'drizzle-orm/pg-core'
 import type { Database } from './client'
 
@@ -126,25 +126,27 @@ function flatMapper(fields: SelectedFieldsOrdered, joinsNotNullableMap: Record<s
     fields: g.fields,
     nullIf: g.nullIf !== -1 && g.table !== false && joinsNotNullableMap !== undefined && !joinsNotNullableMap[g.table] ? g.nullIf : -1,
   }))
-  // The mapper is generated as one object literal per row, so every row object has the same
-  // shape from its creation (JavaScriptCore then serializes and reads them along one cached
-  // structure) and no key is looked up while mapping: a page of tasks mapped by a loop assigning
-  // keys one by one cost 6 % of a list's CPU. Keys come from the query's own field names, quoted.
-  const cell = (i: number) => (isIdentity(decoders[i]!) ? `r[${i}]` : `(r[${i}] === null ? null : d[${i}].mapFromDriverValue(r[${i}]))`)
-  const props = (list: [number, string][]) => list.map(([i, key]) => `${JSON.stringify(key)}: ${cell(i)}`).join(', ')
-  const literal = [
-    props(top),
-    ...groups.map((g) => `${JSON.stringify(g.key)}: ${g.nullIf !== -1 ? `r[${g.nullIf}] === null ? null : ` : ''}{ ${props(g.fields)} }`),
-  ]
-    .filter(Boolean)
-    .join(', ')
-  const body = `const out = new Array(rows.length)
-for (let n = 0; n < rows.length; n++) { const r = rows[n]; out[n] = { ${literal} } }
-return out`
-  return new Function('d', `return (rows) => { ${body} }`)(decoders) as (rows: unknown[][]) => unknown[]
+  const value = (row: unknown[], i: number) => {
+    const v = row[i]
+    return v === null ? null : decoders[i]!.mapFromDriverValue(v)
+  }
+  return (rows: unknown[][]) => {
+    const out = new Array(rows.length)
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r]!
+      const o: Record<string, unknown> = {}
+      for (const [i, key] of top) o[key] = value(row, i)
+      for (const g of groups) {
+        if (g.nullIf !== -1 && row[g.nullIf] === null) {
+          o[g.key] = null
+          continue
+        }
+        const inner: Record<string, unknown> = {}
+        for (const [i, key] of g.fields) inner[key] = value(row, i)
+        o[g.key] = inner
+      }
+      out[r] = o
+    }
+    return out
+  }
 }
-
-// A value the driver gives as it is (text, uuid, boolean, enum columns; sql without mapWith):
-// Drizzle's base mapFromDriverValue and its no-op decoder both return their argument.
-const identities = new Set([Column.prototype.mapFromDriverValue, noopDecoder.mapFromDriverValue])
-const isIdentity = (decoder: Decoder) => identities.has(decoder.mapFromDriverValue)
