@@ -28,7 +28,7 @@ function scopeOf(c: Collection, placeholders = false): SQL {
   return and(eq(c.table.userId, value('userId', c.userId)), list)!
 }
 
-export type Side = 'after' | 'before' | 'top' | 'end'
+type Side = 'after' | 'before' | 'top' | 'end'
 
 /** An ordered table, or an alias of one (for a subquery that reads it beside an outer row of it). */
 type Ordered = PgTable & { id: PgColumn; position: PgColumn }

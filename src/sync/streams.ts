@@ -3,7 +3,7 @@
 // function in drizzle/0005_sync_streams.sql, which serializes a user's opens and counts under that
 // lock); the hub renews its leases on a timer and deletes each when its stream closes; a lease
 // whose instance died lapses after LEASE_TTL_S and is reused. Ordinary requests never touch it.
-import { and, lt, sql } from 'drizzle-orm'
+import { lt, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { syncStreams } from '../db/schema'
 
@@ -47,5 +47,5 @@ export async function releaseLeases(db: Database, leases: readonly Lease[]): Pro
 
 /** Deletes every lapsed lease (of users who have not opened a stream since). */
 export async function purgeLeases(db: Database): Promise<void> {
-  await db.delete(syncStreams).where(and(lt(syncStreams.expiresAt, sql`now()`)))
+  await db.delete(syncStreams).where(lt(syncStreams.expiresAt, sql`now()`))
 }
