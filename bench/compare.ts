@@ -27,7 +27,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { scratchPostgres } from '../test/support/databases'
-import { cpuMicros, memoryMiB, resetPeak } from './proc'
+import { cpuMicros, cpuMicrosOf, memoryMiB, resetPeak } from './proc'
 
 const repo = resolve(import.meta.dir, '..')
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -422,6 +422,10 @@ interface Measured {
   p50: number
   p99: number
   cpuPerRequest: number
+  /** The share of its core the server was busy (its CPU time over the run's), %. */
+  busy: number
+  /** CPU time of all Postgres processes per request, µs. */
+  pgCpuPerRequest: number
   /** The server's peak RSS before this scenario, and during it (NaN where it cannot be reset). */
   peakBefore: number
   peak: number
@@ -469,8 +473,10 @@ async function measure(server: Running, scenario: Scenario, script: string, data
   const peakBefore = memoryMiB(server.proc.pid, 'VmHWM')
   const peaks = resetPeak(server.proc.pid)
   const cpuBefore = cpuMicros(server.proc.pid)
+  const pgBefore = cpuMicrosOf('postgres')
   const r = await wrk(server, scenario, script, seconds)
   const cpu = cpuMicros(server.proc.pid) - cpuBefore
+  const pgCpu = cpuMicrosOf('postgres') - pgBefore
   const peak = memoryMiB(server.proc.pid, 'VmHWM')
   const errors = r.status + r.connect + r.read + r.write + r.timeout
   const parts = Object.entries({ 'non-2xx/3xx': r.status, connect: r.connect, read: r.read, write: r.write, timeout: r.timeout }).filter(([, n]) => n > 0)
@@ -479,6 +485,8 @@ async function measure(server: Running, scenario: Scenario, script: string, data
     p50: r.p50_us / 1000,
     p99: r.p99_us / 1000,
     cpuPerRequest: r.requests > 0 ? cpu / r.requests : NaN,
+    busy: (cpu / r.duration_us) * 100,
+    pgCpuPerRequest: r.requests > 0 ? pgCpu / r.requests : NaN,
     peakBefore,
     peak: peaks ? peak : NaN,
     errors,
@@ -542,7 +550,7 @@ async function runRound(order: ServerName[], databaseUrl: string, round: number,
         results.set(s.name, m)
         const flag = m.errors > 0 ? `   !!! ERRORS: ${m.errorText}` : ''
         console.log(
-          `  round ${round} ${server.name.padEnd(8)} ${s.name.padEnd(9)} ${fmt(m.rps, 0).padStart(7)} req/s  p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms  ${m.cpuPerRequest.toFixed(0)} µs CPU/req  peak RSS ${m.peak.toFixed(0)} MiB${flag}`,
+          `  round ${round} ${server.name.padEnd(8)} ${s.name.padEnd(9)} ${fmt(m.rps, 0).padStart(7)} req/s  p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms  ${m.cpuPerRequest.toFixed(0)} µs CPU/req (core ${m.busy.toFixed(0)} % busy)  Postgres ${m.pgCpuPerRequest.toFixed(0)} µs/req  peak RSS ${m.peak.toFixed(0)} MiB${flag}`,
         )
       }
     }
@@ -581,6 +589,8 @@ function table(title: string, baseline: ServerRun[], taskapi: ServerRun[]): stri
       p50: median(ms.map((m) => m.p50)),
       p99: median(ms.map((m) => m.p99)),
       cpuPerRequest: median(ms.map((m) => m.cpuPerRequest)),
+      busy: median(ms.map((m) => m.busy)),
+      pgCpuPerRequest: median(ms.map((m) => m.pgCpuPerRequest)),
       peakBefore: Math.max(...ms.map((m) => m.peakBefore)),
       peak: Math.max(...ms.map((m) => m.peak)),
       errors: ms.reduce((n, m) => n + m.errors, 0),
@@ -590,8 +600,8 @@ function table(title: string, baseline: ServerRun[], taskapi: ServerRun[]): stri
   const lines = [
     `### ${title}`,
     '',
-    '| scenario | baseline req/s | taskapi req/s | % of baseline | p50 ms (baseline / taskapi) | p99 ms (baseline / taskapi) | p99 × baseline | CPU µs/req (baseline / taskapi) | peak RSS MiB (baseline / taskapi) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| scenario | baseline req/s | taskapi req/s | % of baseline | p50 ms (baseline / taskapi) | p99 ms (baseline / taskapi) | p99 × baseline | CPU µs/req (baseline / taskapi) | server core busy % (baseline / taskapi) | Postgres CPU µs/req (baseline / taskapi) | peak RSS MiB (baseline / taskapi) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ]
   for (const s of selected) {
     const b = combine(baseline, s.name)
@@ -600,7 +610,7 @@ function table(title: string, baseline: ServerRun[], taskapi: ServerRun[]): stri
     const ratio = t.p99 / b.p99
     const errors = [b.errors > 0 ? `baseline: ${b.errorText}` : '', t.errors > 0 ? `taskapi: ${t.errorText}` : ''].filter(Boolean).join('; ')
     lines.push(
-      `| ${s.label}${errors ? ` **ERRORS (${errors})**` : ''} | ${fmt(b.rps)} | ${fmt(t.rps)} | ${fmt(share)} %${share >= 75 ? '' : ' ✗'} | ${b.p50.toFixed(2)} / ${t.p50.toFixed(2)} | ${b.p99.toFixed(2)} / ${t.p99.toFixed(2)} | ${ratio.toFixed(2)}${ratio <= 1.5 ? '' : ' ✗'} | ${fmt(b.cpuPerRequest)} / ${fmt(t.cpuPerRequest)} | ${fmt(b.peak)} / ${fmt(t.peak)} |`,
+      `| ${s.label}${errors ? ` **ERRORS (${errors})**` : ''} | ${fmt(b.rps)} | ${fmt(t.rps)} | ${fmt(share)} %${share >= 75 ? '' : ' ✗'} | ${b.p50.toFixed(2)} / ${t.p50.toFixed(2)} | ${b.p99.toFixed(2)} / ${t.p99.toFixed(2)} | ${ratio.toFixed(2)}${ratio <= 1.5 ? '' : ' ✗'} | ${fmt(b.cpuPerRequest)} / ${fmt(t.cpuPerRequest)} | ${fmt(b.busy)} / ${fmt(t.busy)} | ${fmt(b.pgCpuPerRequest)} / ${fmt(t.pgCpuPerRequest)} | ${fmt(b.peak)} / ${fmt(t.peak)} |`,
     )
   }
   const rssStart = (runs: ServerRun[]) => median(runs.map((r) => r.rssStart))

@@ -1,5 +1,5 @@
 // What the benchmarks read of a process from /proc (Linux): its memory and the CPU time it used.
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 
 /** Resident memory of a process now (VmRSS) or at its peak so far (VmHWM), in MiB. */
 export function memoryMiB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
@@ -14,6 +14,24 @@ export function cpuMicros(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   // After the command name: state is field 3, utime 14 and stime 15 (1-based, as in proc(5)).
   return ((Number(fields[11]) + Number(fields[12])) / TICKS) * 1e6
+}
+
+/**
+ * User + system CPU time so far of every process named `name` (all Postgres processes: the
+ * backends of every client, the WAL writer, the checkpointer), µs. Only those alive now count: a
+ * window's difference misses what a process that ended within it used.
+ */
+export function cpuMicrosOf(name: string): number {
+  let total = 0
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trimEnd() === name) total += cpuMicros(Number(entry))
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return total
 }
 
 /**
