@@ -1,9 +1,11 @@
 // The comparative benchmark (issue 16): taskapi against a raw baseline server (bench/baseline/
 // server.ts: Bun.serve + Bun.SQL, no framework) on one Postgres and one data set, each pinned to
-// core 0 while wrk drives it from core 1, scenario by scenario on one then the other, in rounds whose
-// order alternates. Prints, per scenario, both servers' requests/s, taskapi's share of the
-// baseline's, p50/p99, CPU per request, and both servers' resident memory after start and at peak,
-// per round and combined.
+// core 0 while wrk drives it from core 1, scenario by scenario on one server then the next, in
+// rounds whose order alternates. A middle rung, the baseline's handlers served through Elysia
+// (bench/baseline/elysia.ts), shows what the framework alone costs. Prints, per scenario, the
+// servers' requests/s, their share of the baseline's, p50/p99, CPU per request (the server's, how
+// busy its core was, and Postgres's), and resident memory after start and at peak, per round and
+// combined.
 //
 //   flock /tmp/taskapi-heavy.lock bun bench/compare.ts
 //
@@ -11,7 +13,8 @@
 //   BENCH_DATABASE_URL  Postgres server to make the scratch database on (postgres://postgres@127.0.0.1:5432/test)
 //   BENCH_SECONDS       measured seconds per scenario (10)
 //   BENCH_WARMUP        unmeasured seconds of the same load before each (2)
-//   BENCH_ROUNDS        rounds; in each, every scenario runs on both servers back to back, the order reversed every round (3)
+//   BENCH_ROUNDS        rounds; in each, every scenario runs on every server back to back, the order reversed every round (3)
+//   BENCH_ELYSIA        0 leaves out the middle rung (baseline handlers on Elysia)
 //   BENCH_SCENARIOS     comma-separated subset of: get,list20,create,toggle,mixed,list1000,move,listpage,changes
 //   BENCH_TASKAPI_DIR   the taskapi checkout to run (this one); it also migrates the database
 //   BENCH_CONNECTIONS   wrk connections (50; list1000 always uses 4)
@@ -36,6 +39,7 @@ const warmup = Number(process.env.BENCH_WARMUP ?? 2)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const taskapiDir = resolve(process.env.BENCH_TASKAPI_DIR ?? repo)
+const servers: ServerName[] = process.env.BENCH_ELYSIA === '0' ? ['baseline', 'taskapi'] : ['baseline', 'elysia', 'taskapi']
 const SECRET = 'bench-compare-secret-bench-compare-secret-0123456789'
 
 const USERS = 1000
@@ -302,7 +306,7 @@ function writeLua(data: Data): Map<string, string> {
   const files = new Map<string, string>()
   for (const s of selected) {
     const file = join(workDir, `${s.name}.lua`)
-    // One fixed seed per thread: both servers get the same sequence of requests.
+    // One fixed seed per thread: every server gets the same sequence of requests.
     writeFileSync(
       file,
       `dofile(${JSON.stringify(dataFile)})
@@ -333,7 +337,7 @@ end
 
 // ---- Servers --------------------------------------------------------------------------------
 
-type ServerName = 'baseline' | 'taskapi'
+type ServerName = 'baseline' | 'elysia' | 'taskapi'
 
 interface Running {
   name: ServerName
@@ -369,7 +373,7 @@ async function startServer(name: ServerName, databaseUrl: string, round: number)
       RATE_LIMIT_WINDOW_S: '10',
     })
   }
-  const command = name === 'taskapi' ? [process.execPath, 'src/index.ts', 'serve'] : [process.execPath, join(repo, 'bench/baseline/server.ts')]
+  const command = name === 'taskapi' ? [process.execPath, 'src/index.ts', 'serve'] : [process.execPath, join(repo, `bench/baseline/${name === 'elysia' ? 'elysia' : 'server'}.ts`)]
   const stderrFile = join(workDir, `${name}-${round}.stderr`)
   const proc = Bun.spawn(['taskset', '-c', '0', ...command], {
     cwd: name === 'taskapi' ? taskapiDir : repo,
@@ -495,13 +499,13 @@ async function measure(server: Running, scenario: Scenario, script: string, data
 }
 
 /**
- * Before any load: both servers give the same answers to the reads the scenarios send (the sync
+ * Before any load: every server gives the same answers to the reads the scenarios send (the sync
  * cursor aside, which carries its time of issue), so the baseline does the same work.
  */
 async function agree(databaseUrl: string, data: Data) {
   const reads = scenarios.flatMap((s) => s.smoke).filter((c, i, all) => c.method === 'GET' && all.indexOf(c) === i)
   const answers: Record<string, string[]> = {}
-  for (const name of ['baseline', 'taskapi'] as const) {
+  for (const name of servers) {
     const server = await startServer(name, databaseUrl, 0)
     try {
       answers[name] = await Promise.all(
@@ -517,11 +521,13 @@ async function agree(databaseUrl: string, data: Data) {
     }
   }
   reads.forEach((c, i) => {
-    if (answers.baseline![i] !== answers.taskapi![i]) {
-      throw new Error(`the servers disagree on GET ${c.path(data)}:\nbaseline: ${answers.baseline![i]!.slice(0, 600)}\ntaskapi:  ${answers.taskapi![i]!.slice(0, 600)}`)
+    for (const name of servers) {
+      if (answers[name]![i] !== answers.baseline![i]) {
+        throw new Error(`the servers disagree on GET ${c.path(data)}:\nbaseline: ${answers.baseline![i]!.slice(0, 600)}\n${name}: ${answers[name]![i]!.slice(0, 600)}`)
+      }
     }
   })
-  console.log(`both servers give the same answers to the ${reads.length} reads`)
+  console.log(`${servers.join(', ')}: the same answers to the ${reads.length} reads`)
 }
 
 interface ServerRun {
@@ -531,7 +537,7 @@ interface ServerRun {
 }
 
 /**
- * One round: both servers started (each pinned to core 0; the one not being measured sits idle),
+ * One round: every server started (each pinned to core 0; those not being measured sit idle),
  * then every scenario run on one and at once on the other, in `order`, each turn on a database
  * vacuumed of the previous turn's dead rows. Running the two back to back, scenario by scenario,
  * exposes them to the same state of this shared machine; a round of one server after the other
@@ -581,9 +587,11 @@ const median = (values: number[]) => {
   return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2
 }
 
-function table(title: string, baseline: ServerRun[], taskapi: ServerRun[]): string {
-  const combine = (runs: ServerRun[], name: string): Measured => {
-    const ms = runs.map((r) => r.results.get(name)!)
+type Runs = Partial<Record<ServerName, ServerRun[]>>
+
+function table(title: string, runs: Runs): string {
+  const combine = (of: ServerRun[], name: string): Measured => {
+    const ms = of.map((r) => r.results.get(name)!)
     return {
       rps: median(ms.map((m) => m.rps)),
       p50: median(ms.map((m) => m.p50)),
@@ -597,30 +605,35 @@ function table(title: string, baseline: ServerRun[], taskapi: ServerRun[]): stri
       errorText: ms.map((m) => m.errorText).filter(Boolean).join('; '),
     }
   }
+  const elysia = runs.elysia !== undefined
+  const names = elysia ? 'baseline / Elysia / taskapi' : 'baseline / taskapi'
   const lines = [
     `### ${title}`,
     '',
-    '| scenario | baseline req/s | taskapi req/s | % of baseline | p50 ms (baseline / taskapi) | p99 ms (baseline / taskapi) | p99 × baseline | CPU µs/req (baseline / taskapi) | server core busy % (baseline / taskapi) | Postgres CPU µs/req (baseline / taskapi) | peak RSS MiB (baseline / taskapi) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| scenario | baseline req/s |${elysia ? ' Elysia alone req/s (% of baseline) |' : ''} taskapi req/s | % of baseline | p50 ms (${names}) | p99 ms (${names}) | p99 × baseline | CPU µs/req (${names}) | server core busy % (${names}) | Postgres CPU µs/req (${names}) | peak RSS MiB (${names}) |`,
+    `| --- | ---: |${elysia ? ' ---: |' : ''} ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
   ]
   for (const s of selected) {
-    const b = combine(baseline, s.name)
-    const t = combine(taskapi, s.name)
+    const all = servers.map((name) => ({ name, m: combine(runs[name]!, s.name) }))
+    const b = all.find((x) => x.name === 'baseline')!.m
+    const t = all.find((x) => x.name === 'taskapi')!.m
+    const e = all.find((x) => x.name === 'elysia')?.m
     const share = (t.rps / b.rps) * 100
     const ratio = t.p99 / b.p99
-    const errors = [b.errors > 0 ? `baseline: ${b.errorText}` : '', t.errors > 0 ? `taskapi: ${t.errorText}` : ''].filter(Boolean).join('; ')
+    const errors = all.filter((x) => x.m.errors > 0).map((x) => `${x.name}: ${x.m.errorText}`).join('; ')
+    const each = (f: (m: Measured) => string) => all.map((x) => f(x.m)).join(' / ')
     lines.push(
-      `| ${s.label}${errors ? ` **ERRORS (${errors})**` : ''} | ${fmt(b.rps)} | ${fmt(t.rps)} | ${fmt(share)} %${share >= 75 ? '' : ' ✗'} | ${b.p50.toFixed(2)} / ${t.p50.toFixed(2)} | ${b.p99.toFixed(2)} / ${t.p99.toFixed(2)} | ${ratio.toFixed(2)}${ratio <= 1.5 ? '' : ' ✗'} | ${fmt(b.cpuPerRequest)} / ${fmt(t.cpuPerRequest)} | ${fmt(b.busy)} / ${fmt(t.busy)} | ${fmt(b.pgCpuPerRequest)} / ${fmt(t.pgCpuPerRequest)} | ${fmt(b.peak)} / ${fmt(t.peak)} |`,
+      `| ${s.label}${errors ? ` **ERRORS (${errors})**` : ''} | ${fmt(b.rps)} |${e ? ` ${fmt(e.rps)} (${fmt((e.rps / b.rps) * 100)} %) |` : ''} ${fmt(t.rps)} | ${fmt(share)} %${share >= 75 ? '' : ' ✗'} | ${each((m) => m.p50.toFixed(2))} | ${each((m) => m.p99.toFixed(2))} | ${ratio.toFixed(2)}${ratio <= 1.5 ? '' : ' ✗'} | ${each((m) => fmt(m.cpuPerRequest))} | ${each((m) => fmt(m.busy))} | ${each((m) => fmt(m.pgCpuPerRequest))} | ${each((m) => fmt(m.peak))} |`,
     )
   }
-  const rssStart = (runs: ServerRun[]) => median(runs.map((r) => r.rssStart))
-  const rssPeak = (runs: ServerRun[]) => Math.max(...runs.map((r) => r.rssPeak))
+  const rssStart = (name: ServerName) => median(runs[name]!.map((r) => r.rssStart))
+  const rssPeak = (name: ServerName) => Math.max(...runs[name]!.map((r) => r.rssPeak))
   lines.push(
     '',
-    '| server RSS | baseline | taskapi | goal (taskapi) |',
-    '| --- | ---: | ---: | --- |',
-    `| after start | ${rssStart(baseline).toFixed(0)} MiB | ${rssStart(taskapi).toFixed(0)} MiB${rssStart(taskapi) <= 60 ? '' : ' ✗'} | ≤ 60 MiB |`,
-    `| peak (VmHWM) | ${rssPeak(baseline).toFixed(0)} MiB | ${rssPeak(taskapi).toFixed(0)} MiB${rssPeak(taskapi) <= 100 ? '' : ' ✗'} | ≤ 100 MiB |`,
+    `| server RSS |${servers.map((n) => ` ${n === 'elysia' ? 'Elysia alone' : n} |`).join('')} goal (taskapi) |`,
+    `| --- |${servers.map(() => ' ---: |').join('')} --- |`,
+    `| after start |${servers.map((n) => ` ${rssStart(n).toFixed(0)} MiB${n === 'taskapi' && rssStart(n) > 60 ? ' ✗' : ''} |`).join('')} ≤ 60 MiB |`,
+    `| peak (VmHWM) |${servers.map((n) => ` ${rssPeak(n).toFixed(0)} MiB${n === 'taskapi' && rssPeak(n) > 100 ? ' ✗' : ''} |`).join('')} ≤ 100 MiB |`,
   )
   return lines.join('\n')
 }
@@ -649,7 +662,7 @@ try {
   })
   if (migrate.exitCode !== 0) throw new Error(`migrate failed (${migrate.exitCode}):\n${migrate.stdout}\n${migrate.stderr}`)
 
-  const perRun = selected.reduce((n, _) => n + seconds + warmup + 1, 0) * 2 * rounds
+  const perRun = selected.reduce((n, _) => n + seconds + warmup + 1, 0) * servers.length * rounds
   const exp = Math.floor(Date.now() / 1000) + Math.max(3600, 2 * perRun + 600)
   const seeding = performance.now()
   const data = await seed(scratch.url, exp)
@@ -657,27 +670,25 @@ try {
   const header = [
     `taskapi: ${taskapiDir} at ${git(['rev-parse', '--short', 'HEAD']) || '?'}${git(['status', '--porcelain', '--', 'src', 'drizzle', 'package.json', 'bun.lock']) ? ' (with uncommitted changes to src/)' : ''}; baseline: bench/baseline/server.ts`,
     `bun ${Bun.version}; Postgres ${pgVersion}; ${availableParallelism()} cores; load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
-    `servers on core 0 (taskset -c 0), wrk -t1 on core 1; ${connections} connections (list 1000: 4); ${seconds} s per scenario after ${warmup} s of warm-up; ${rounds} round(s), each scenario on both servers back to back, order reversed each round`,
+    `servers on core 0 (taskset -c 0), wrk -t1 on core 1; ${connections} connections (list 1000: 4); ${seconds} s per scenario after ${warmup} s of warm-up; ${rounds} round(s), each scenario on ${servers.join(', ')} back to back, order reversed each round`,
     `data: ${USERS} users × ${INBOX + LISTED} tasks (${LISTED} in a list of theirs) + 1 user × ${BIG_TASKS}, seeded in ${((performance.now() - seeding) / 1000).toFixed(1)} s`,
   ].join('\n')
   console.log(header)
 
   await agree(scratch.url, data)
 
-  const baseline: ServerRun[] = []
-  const taskapi: ServerRun[] = []
+  const runs: Runs = Object.fromEntries(servers.map((name) => [name, []]))
   const tables: string[] = []
   for (let round = 1; round <= rounds; round++) {
-    const order: ServerName[] = round % 2 === 1 ? ['baseline', 'taskapi'] : ['taskapi', 'baseline']
+    const order = round % 2 === 1 ? servers : [...servers].reverse()
     const got = await runRound(order, scratch.url, round, scripts, data)
-    baseline.push(got.baseline!)
-    taskapi.push(got.taskapi!)
-    tables.push(table(`Round ${round} (${order.join(' then ')})`, [got.baseline!], [got.taskapi!]))
+    for (const name of servers) runs[name]!.push(got[name]!)
+    tables.push(table(`Round ${round} (${order.join(' then ')})`, Object.fromEntries(servers.map((name) => [name, [got[name]!]]))))
   }
-  if (rounds > 1) tables.push(table(`Combined: median of ${rounds} rounds (RSS: median after start, highest peak)`, baseline, taskapi))
+  if (rounds > 1) tables.push(table(`Combined: median of ${rounds} rounds (RSS: median after start, highest peak)`, runs))
   console.log(`\n${header}\nload average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n\n${tables.join('\n\n')}\n`)
   console.log('✗: misses the goal (≥ 75 % of the baseline\'s req/s, p99 ≤ 1.5 × the baseline\'s, RSS ≤ 60 MiB after start and ≤ 100 MiB at peak)')
-  const errors = [...baseline, ...taskapi].some((r) => [...r.results.values()].some((m) => m.errors > 0))
+  const errors = servers.some((name) => runs[name]!.some((r) => [...r.results.values()].some((m) => m.errors > 0)))
   if (errors) {
     console.error('\n!!! Some scenarios had errors (non-2xx/3xx answers or socket errors): their figures are not comparable. See ERRORS above.')
     failed = true

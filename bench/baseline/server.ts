@@ -204,33 +204,41 @@ async function changes(request: Request, userId: string) {
   return Response.json({ changes: out, cursor: encodeCursor(last), has_more: hasMore })
 }
 
-const server = Bun.serve({
-  port: Number(process.env.PORT ?? 3001),
-  hostname: process.env.HOST ?? '127.0.0.1',
-  routes: {
-    '/healthz': () => Response.json({ status: 'ok' }),
-    '/readyz': async () => {
+/** The endpoints, by path and method, for Bun.serve's `routes` (and bench/baseline/elysia.ts). */
+export const routes = {
+  '/healthz': { GET: () => Response.json({ status: 'ok' }) },
+  '/readyz': {
+    GET: async () => {
       await sql`select 1`
       return Response.json({ status: 'ready' })
     },
-    '/api/v1/tasks': { GET: authed(listTasks), POST: authed(createTask) },
-    '/api/v1/tasks/:id': { GET: authed(getTask) },
-    '/api/v1/tasks/:id/toggle': { PATCH: authed(toggleTask) },
-    '/api/v1/tasks/:id/move': { POST: authed(moveTask) },
-    '/api/v1/changes': { GET: authed(changes) },
   },
-  fetch: () => problem(404, 'NOT_FOUND', 'Not found'),
-  error: (error) => {
-    console.error(error)
-    return problem(500, 'INTERNAL_ERROR', 'Internal error')
-  },
-})
-console.log(JSON.stringify({ message: 'server.started', url: server.url.href }))
+  '/api/v1/tasks': { GET: authed(listTasks), POST: authed(createTask) },
+  '/api/v1/tasks/:id': { GET: authed(getTask) },
+  '/api/v1/tasks/:id/toggle': { PATCH: authed(toggleTask) },
+  '/api/v1/tasks/:id/move': { POST: authed(moveTask) },
+  '/api/v1/changes': { GET: authed(changes) },
+}
+export const notFound = () => problem(404, 'NOT_FOUND', 'Not found')
+export const internalError = (error: unknown) => {
+  console.error(error)
+  return problem(500, 'INTERNAL_ERROR', 'Internal error')
+}
+export const listenOn = { port: Number(process.env.PORT ?? 3001), hostname: process.env.HOST ?? '127.0.0.1' }
 
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, async () => {
-    await server.stop(true)
-    await sql.close()
-    process.exit(0)
-  })
+/** Stops `server` and closes the pool on SIGTERM or SIGINT. */
+export function stopOnSignal(server: { stop(force: boolean): unknown }) {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, async () => {
+      await server.stop(true)
+      await sql.close()
+      process.exit(0)
+    })
+  }
+}
+
+if (import.meta.main) {
+  const server = Bun.serve({ ...listenOn, routes, fetch: notFound, error: internalError })
+  console.log(JSON.stringify({ message: 'server.started', url: server.url.href }))
+  stopOnSignal(server)
 }
