@@ -16,21 +16,29 @@ export function cpuMicros(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) / TICKS) * 1e6
 }
 
-/**
- * User + system CPU time so far of every process named `name` (all Postgres processes: the
- * backends of every client, the WAL writer, the checkpointer), µs. Only those alive now count: a
- * window's difference misses what a process that ended within it used.
- */
-export function cpuMicrosOf(name: string): number {
-  let total = 0
+/** User + system CPU time so far of each process named `name`, by PID, µs. */
+export function cpuMicrosByPid(name: string): Map<number, number> {
+  const found = new Map<number, number>()
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
     try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trimEnd() === name) total += cpuMicros(Number(entry))
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trimEnd() === name) found.set(Number(entry), cpuMicros(Number(entry)))
     } catch {
       // ended meanwhile
     }
   }
+  return found
+}
+
+/**
+ * The CPU time the processes named `name` used between two readings of cpuMicrosByPid (all
+ * Postgres processes: every client's backend, the WAL writer, the checkpointer), µs. A process
+ * that started in between counts whole; one that ended in between (a backend of a connection a
+ * pool closed) is missing, so this may be a little short, never negative.
+ */
+export function cpuMicrosSince(before: Map<number, number>, name: string): number {
+  let total = 0
+  for (const [pid, now] of cpuMicrosByPid(name)) total += Math.max(0, now - (before.get(pid) ?? 0))
   return total
 }
 
