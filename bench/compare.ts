@@ -15,6 +15,8 @@
 //   BENCH_WARMUP        unmeasured seconds of the same load before each (2)
 //   BENCH_ROUNDS        rounds; in each, every scenario runs on every server back to back, the order reversed every round (3)
 //   BENCH_ELYSIA        0 leaves out the middle rung (baseline handlers on Elysia)
+//   BENCH_TASKAPI_ENV   space-separated NAME=value pairs added to taskapi's environment, for a variant
+//                       (say LOG_LEVEL=warn to see what the access log costs); printed above the tables
 //   BENCH_SCENARIOS     comma-separated subset of: get,list20,create,toggle,mixed,list1000,move,listpage,changes
 //   BENCH_TASKAPI_DIR   the taskapi checkout to run (this one); it also migrates the database
 //   BENCH_CONNECTIONS   wrk connections (50; list1000 always uses 4)
@@ -39,6 +41,7 @@ const warmup = Number(process.env.BENCH_WARMUP ?? 2)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const taskapiDir = resolve(process.env.BENCH_TASKAPI_DIR ?? repo)
+const taskapiEnv = Object.fromEntries((process.env.BENCH_TASKAPI_ENV ?? '').split(/\s+/).filter(Boolean).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]))
 const servers: ServerName[] = process.env.BENCH_ELYSIA === '0' ? ['baseline', 'taskapi'] : ['baseline', 'elysia', 'taskapi']
 const SECRET = 'bench-compare-secret-bench-compare-secret-0123456789'
 
@@ -371,6 +374,7 @@ async function startServer(name: ServerName, databaseUrl: string, round: number)
       RATE_LIMIT_PER_IP: '1000000',
       RATE_LIMIT_PER_USER: '1000000',
       RATE_LIMIT_WINDOW_S: '10',
+      ...taskapiEnv,
     })
   }
   const command = name === 'taskapi' ? [process.execPath, 'src/index.ts', 'serve'] : [process.execPath, join(repo, `bench/baseline/${name === 'elysia' ? 'elysia' : 'server'}.ts`)]
@@ -668,7 +672,7 @@ try {
   const data = await seed(scratch.url, exp)
   const scripts = writeLua(data)
   const header = [
-    `taskapi: ${taskapiDir} at ${git(['rev-parse', '--short', 'HEAD']) || '?'}${git(['status', '--porcelain', '--', 'src', 'drizzle', 'package.json', 'bun.lock']) ? ' (with uncommitted changes to src/)' : ''}; baseline: bench/baseline/server.ts`,
+    `taskapi: ${taskapiDir} at ${git(['rev-parse', '--short', 'HEAD']) || '?'}${git(['status', '--porcelain', '--', 'src', 'drizzle', 'package.json', 'bun.lock']) ? ' (with uncommitted changes to src/)' : ''}${process.env.BENCH_TASKAPI_ENV ? ` with ${process.env.BENCH_TASKAPI_ENV}` : ''}; baseline: bench/baseline/server.ts`,
     `bun ${Bun.version}; Postgres ${pgVersion}; ${availableParallelism()} cores; load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
     `servers on core 0 (taskset -c 0), wrk -t1 on core 1; ${connections} connections (list 1000: 4); ${seconds} s per scenario after ${warmup} s of warm-up; ${rounds} round(s), each scenario on ${servers.join(', ')} back to back, order reversed each round`,
     `data: ${USERS} users × ${INBOX + LISTED} tasks (${LISTED} in a list of theirs) + 1 user × ${BIG_TASKS}, seeded in ${((performance.now() - seeding) / 1000).toFixed(1)} s`,
