@@ -542,10 +542,10 @@ interface ServerRun {
 
 /**
  * One round: every server started (each pinned to core 0; those not being measured sit idle),
- * then every scenario run on one and at once on the other, in `order`, each turn on a database
- * vacuumed of the previous turn's dead rows. Running the two back to back, scenario by scenario,
- * exposes them to the same state of this shared machine; a round of one server after the other
- * (minutes apart) let its neighbours' load move one server's figures and not the other's.
+ * then every scenario run on each in turn, in `order`, each turn on a database vacuumed of the
+ * previous turn's dead rows. Running them back to back, scenario by scenario, exposes them to the
+ * same state of this shared machine; a round of one server after the other (minutes apart) let its
+ * neighbours' load move one server's figures and not the other's.
  */
 async function runRound(order: ServerName[], databaseUrl: string, round: number, scripts: Map<string, string>, data: Data): Promise<Record<ServerName, ServerRun>> {
   const servers: Running[] = []
