@@ -1,5 +1,5 @@
 // boundMemory: a collection is asked for at every check that finds the resident size more than the
-// slack above its lowest of the last few seconds, and at no other. Sizes and times are the test's.
+// slack above its lowest of the last few seconds or above the ceiling, and at no other. Sizes and times are the test's.
 import { describe, expect, test } from 'bun:test'
 import { boundMemory } from '../src/memory'
 
@@ -9,12 +9,13 @@ const MiB = 1024 * 1024
  * Runs the bound over `sizes` (MiB: the first is its starting point, then one per check, each
  * `stepMs` after the one before) and returns the indexes of the sizes it asked for a collection at.
  */
-async function collectionsOver(sizes: number[], { slackMiB = 32, windowMs = 60_000, stepMs = 100 } = {}): Promise<number[]> {
+async function collectionsOver(sizes: number[], { slackMiB = 32, windowMs = 60_000, stepMs = 100, ceilingMiB = undefined as number | undefined } = {}): Promise<number[]> {
   let read = 0
   const collected: number[] = []
   const done = Promise.withResolvers<void>()
   const bound = boundMemory({
     slackBytes: slackMiB * MiB,
+    ...(ceilingMiB !== undefined && { ceilingBytes: ceilingMiB * MiB }),
     everyMs: 1,
     windowMs,
     now: () => read * stepMs,
@@ -41,6 +42,17 @@ describe('boundMemory', () => {
 
   test('never collects while the size stays within the slack', async () => {
     expect(await collectionsOver([100, 120, 90, 110, 122, 95, 121])).toEqual([])
+  })
+
+  test('above the ceiling, collects at every check, also within the slack of a low point that climbed', async () => {
+    // Checks 1 s apart, a 2.5 s window: the low point gives way to 258 at 3 s (a busy heap's floor
+    // rising under load), and no size is ever the slack above it; above the ceiling of 256 each
+    // check collects all the same, and at or below it none does.
+    expect(await collectionsOver([240, 250, 255, 258, 262, 256, 270, 250], { windowMs: 2500, stepMs: 1000, ceilingMiB: 256 })).toEqual([3, 4, 6])
+  })
+
+  test('the ceiling is 256 MiB unless given', async () => {
+    expect(await collectionsOver([250, 255, 256, 257, 250], { windowMs: 60_000 })).toEqual([3])
   })
 
   test('a low point older than the window gives way to the size now: memory that stays in use stops the collections', async () => {
