@@ -17,7 +17,7 @@ export const MEMORY_SLACK_BYTES = 32 * 1024 * 1024
  * Above this resident size a collection is asked for at every check, however the low point moved.
  * Under steady load the low point itself climbs (it is the lowest of a few seconds of a busy heap),
  * and the slack alone let the embedded database's process reach 305-317 MiB in the load benchmark;
- * with this ceiling it peaked at 285 (README, "The embedded database"; the issue's target is 300).
+ * with this ceiling it peaked at 276-285 (README, "The embedded database"; the issue's target is 300).
  * Postgres-backed processes stay far below it (125-165 MiB at peak in bench/compare.ts). A process
  * whose memory in use sits above it asks for a collection at every check; in that benchmark, where
  * the embedded process ran at the ceiling, its throughput was no lower than without one.
