@@ -32,7 +32,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { scratchPostgres } from '../test/support/databases'
-import { cpuMicros, cpuMicrosByPid, cpuMicrosSince, memoryMiB, resetPeak } from './proc'
+import { cpuMeter, cpuMicros, memoryMiB, resetPeak } from './proc'
 
 const repo = resolve(import.meta.dir, '..')
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -481,10 +481,10 @@ async function measure(server: Running, scenario: Scenario, script: string, data
   const peakBefore = memoryMiB(server.proc.pid, 'VmHWM')
   const peaks = resetPeak(server.proc.pid)
   const cpuBefore = cpuMicros(server.proc.pid)
-  const pgBefore = cpuMicrosByPid('postgres')
+  const pgCpuSince = cpuMeter('postgres')
   const r = await wrk(server, scenario, script, seconds)
   const cpu = cpuMicros(server.proc.pid) - cpuBefore
-  const pgCpu = cpuMicrosSince(pgBefore, 'postgres')
+  const pgCpu = pgCpuSince()
   const peak = memoryMiB(server.proc.pid, 'VmHWM')
   const errors = r.status + r.connect + r.read + r.write + r.timeout
   const parts = Object.entries({ 'non-2xx/3xx': r.status, connect: r.connect, read: r.read, write: r.write, timeout: r.timeout }).filter(([, n]) => n > 0)

@@ -17,7 +17,7 @@ export function cpuMicros(pid: number): number {
 }
 
 /** User + system CPU time so far of each process named `name`, by PID, µs. */
-export function cpuMicrosByPid(name: string): Map<number, number> {
+function cpuMicrosByPid(name: string): Map<number, number> {
   const found = new Map<number, number>()
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
@@ -31,15 +31,18 @@ export function cpuMicrosByPid(name: string): Map<number, number> {
 }
 
 /**
- * The CPU time the processes named `name` used between two readings of cpuMicrosByPid (all
- * Postgres processes: every client's backend, the WAL writer, the checkpointer), µs. A process
- * that started in between counts whole; one that ended in between (a backend of a connection a
- * pool closed) is missing, so this may be a little short, never negative.
+ * Starts counting the CPU time of the processes named `name` (all Postgres processes: every
+ * client's backend, the WAL writer, the checkpointer); the function returned gives what they used
+ * since, µs. A process that started in between counts whole; one that ended in between (a backend
+ * of a connection a pool closed) is missing, so this may be a little short, never negative.
  */
-export function cpuMicrosSince(before: Map<number, number>, name: string): number {
-  let total = 0
-  for (const [pid, now] of cpuMicrosByPid(name)) total += Math.max(0, now - (before.get(pid) ?? 0))
-  return total
+export function cpuMeter(name: string): () => number {
+  const before = cpuMicrosByPid(name)
+  return () => {
+    let total = 0
+    for (const [pid, now] of cpuMicrosByPid(name)) total += Math.max(0, now - (before.get(pid) ?? 0))
+    return total
+  }
 }
 
 /**

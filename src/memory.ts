@@ -12,7 +12,7 @@
 // limits and what is measured here.
 
 /** How far the resident memory may grow past its recent low point before a collection is asked for. */
-export const MEMORY_SLACK_BYTES = 32 * 1024 * 1024
+const MEMORY_SLACK_BYTES = 32 * 1024 * 1024
 /**
  * Above this resident size a collection is asked for at every check, however the low point moved.
  * Under steady load the low point itself climbs (it is the lowest of a few seconds of a busy heap),
@@ -22,7 +22,7 @@ export const MEMORY_SLACK_BYTES = 32 * 1024 * 1024
  * whose memory in use sits above it asks for a collection at every check; in that benchmark, where
  * the embedded process ran at the ceiling, its throughput was no lower than without one.
  */
-export const MEMORY_CEILING_BYTES = 256 * 1024 * 1024
+const MEMORY_CEILING_BYTES = 256 * 1024 * 1024
 const CHECK_EVERY_MS = 100
 // The low point is the lowest size of about the last few seconds: under load, a collection every
 // few hundred milliseconds keeps dipping to it; memory that stays in use raises it within the window.
