@@ -3,7 +3,8 @@
 // (the database open and migrated), the resident memory at that moment and its peak so far; then
 // the load benchmark (bench/load.ts) against the binary on a data folder, with its memory.
 // BENCH_BASELINE names a second binary (such as one built from main) measured the same way in the
-// same run, so the two are compared on the same machine under the same conditions.
+// same run, its reopens alternating with the first's, so the two are compared on the same machine
+// under the same conditions.
 //
 //   bun run build && flock /tmp/taskapi-heavy.lock bun bench/embedded.ts
 //   BENCH_BASELINE=/tmp/taskapi-main flock /tmp/taskapi-heavy.lock bun bench/embedded.ts
@@ -87,13 +88,16 @@ const row = (what: string, s: Start) => ({
 })
 
 console.log(`machine: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; bun ${Bun.version}`)
-for (const binary of binaries) {
-  const folder = mkdtempSync(join(tmpdir(), 'taskapi-embedded-'))
-  try {
-    const dataDir = join(folder, 'data')
-    const first = await start(binary, dataDir)
-    const again: Start[] = []
-    for (let i = 0; i < reopens; i++) again.push(await start(binary, dataDir))
+// With two binaries, the reopens alternate between them (the order flipping each round), so both
+// meet the same moments of a shared machine: a binary's reopen moves by ~200 ms from one minute
+// to the next here, more than most changes being measured.
+const runs = binaries.map((binary) => ({ binary, folder: mkdtempSync(join(tmpdir(), 'taskapi-embedded-')), first: undefined as Start | undefined, again: [] as Start[] }))
+try {
+  for (const run of runs) run.first = await start(run.binary, join(run.folder, 'data'))
+  for (let i = 0; i < reopens; i++) {
+    for (const run of i % 2 === 0 ? runs : [...runs].reverse()) run.again.push(await start(run.binary, join(run.folder, 'data')))
+  }
+  for (const { binary, folder, first, again } of runs) {
     const reopened: Start = {
       healthyMs: median(again.map((s) => s.healthyMs)),
       readyMs: median(again.map((s) => s.readyMs)),
@@ -101,7 +105,8 @@ for (const binary of binaries) {
       peakMiB: Math.max(...again.map((s) => s.peakMiB)),
     }
     console.log(`\n${binary}`)
-    console.table([row('first, empty DATA_DIR', first), row(`reopen (median time, max memory of ${reopens})`, reopened)])
+    console.table([row('first, empty DATA_DIR', first!), row(`reopen (median time, max memory of ${reopens})`, reopened)])
+    console.log(`reopen → /readyz, each: ${again.map((s) => Math.round(s.readyMs)).join(', ')} ms`)
     if (withLoad) {
       const load = Bun.spawn(['bun', join(import.meta.dir, 'load.ts')], {
         env: { ...process.env, BENCH_BINARY: binary, BENCH_DATA_DIR: join(folder, 'load') },
@@ -110,7 +115,7 @@ for (const binary of binaries) {
       })
       if ((await load.exited) !== 0) process.exitCode = 1
     }
-  } finally {
-    rmSync(folder, { recursive: true, force: true })
   }
+} finally {
+  for (const { folder } of runs) rmSync(folder, { recursive: true, force: true })
 }
