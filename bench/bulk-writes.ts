@@ -12,6 +12,7 @@ import { openDatabase, type DatabaseHandle } from '../src/db/client'
 import { tasks } from '../src/db/schema'
 import { databaseConfig, scratchPostgres } from '../test/support/databases'
 import { recorded as previousRecorded } from '../test/support/previous-recorded'
+import { median } from './stats'
 
 const sizes = (process.env.BENCH_ROWS ?? '1000,10000').split(',').map(Number)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
@@ -52,7 +53,6 @@ async function once(way: Way, n: number) {
   return { create, complete, clear }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 try {
   console.log(`driver ${url ? 'postgres' : 'pglite'}, ${rounds} rounds, ms (median)`)
   console.log('rows\tway\tcreate\tcomplete\tclear')

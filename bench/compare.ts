@@ -33,6 +33,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { scratchPostgres } from '../test/support/databases'
 import { cpuMeter, cpuMicros, memoryMiB, resetPeak } from './proc'
+import { median } from './stats'
 
 const repo = resolve(import.meta.dir, '..')
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -585,11 +586,6 @@ async function runRound(order: ServerName[], databaseUrl: string, round: number,
 // ---- Tables ---------------------------------------------------------------------------------
 
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '–')
-const median = (values: number[]) => {
-  const v = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(v.length / 2)
-  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2
-}
 
 type Runs = Partial<Record<ServerName, ServerRun[]>>
 

@@ -15,6 +15,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { memoryMiB } from './proc'
+import { median } from './stats'
 
 const root = join(import.meta.dir, '..')
 const binaries = [process.env.BENCH_BINARY ?? 'dist/taskapi', process.env.BENCH_BASELINE].filter((b): b is string => !!b).map((b) => resolve(root, b))
@@ -78,7 +79,6 @@ async function start(binary: string, dataDir: string): Promise<Start> {
   return { healthyMs, readyMs, rssMiB: rss, peakMiB: peak }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!
 const row = (what: string, s: Start) => ({
   start: what,
   'launch → /healthz ms': Math.round(s.healthyMs),

@@ -15,6 +15,7 @@ import { openDatabase } from '../src/db/client'
 import { createMetrics } from '../src/http/metrics'
 import { createLogger } from '../src/log'
 import { signToken } from '../test/support/app'
+import { median } from './stats'
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 9)
 const perRound = Number(process.env.BENCH_REQUESTS ?? 5000)
@@ -45,7 +46,6 @@ async function time(app: (typeof variants)['plain'], make: () => Request): Promi
   return ((performance.now() - started) * 1000) / perRound // µs per request
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 for (const [name, make] of Object.entries(requests)) {
   const samples: Record<string, number[]> = { plain: [], metrics: [], redis: [] }
   for (const app of Object.values(variants)) await time(app, make) // warm-up

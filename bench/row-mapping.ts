@@ -16,6 +16,7 @@ import { migrate } from '../src/db/migrate'
 import { tasks } from '../src/db/schema'
 import { flatMapper } from '../src/db/statement'
 import { taskColumns } from '../src/tasks/model'
+import { median } from './stats'
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5)
 const iterations = Number(process.env.BENCH_ITERATIONS ?? 20000)
@@ -51,7 +52,6 @@ for (const rows of Object.values(pages)) {
   if (JSON.stringify(ours(rows)) !== JSON.stringify(drizzles(rows))) throw new Error('the two mappers disagree')
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!
 function time(map: (rows: unknown[][]) => unknown[], rows: unknown[][], n: number): number {
   let length = 0
   const start = performance.now()

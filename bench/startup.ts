@@ -11,6 +11,7 @@
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { median } from './stats'
 
 const root = join(import.meta.dir, '..')
 const binary = resolve(root, process.env.BENCH_BINARY ?? 'dist/taskapi')
@@ -89,9 +90,8 @@ try {
   for (let i = 0; i < runs; i++) times.push(await launchToHealthy())
   times.sort((a, b) => a - b)
   const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!
-  const median = times.length % 2 ? times[(times.length - 1) / 2]! : (times[times.length / 2 - 1]! + times[times.length / 2]!) / 2
   console.log(`database    ${database}`)
-  console.log(`launch → first 200 on /healthz over ${runs} runs: median ${ms(median)}, min ${ms(times[0]!)}, p90 ${ms(at(0.9))}, max ${ms(times.at(-1)!)}`)
+  console.log(`launch → first 200 on /healthz over ${runs} runs: median ${ms(median(times))}, min ${ms(times[0]!)}, p90 ${ms(at(0.9))}, max ${ms(times.at(-1)!)}`)
 } finally {
   rmSync(folder, { recursive: true, force: true })
 }

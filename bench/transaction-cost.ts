@@ -14,6 +14,7 @@
 // drops its own scratch database.
 import { SQL } from 'bun'
 import { scratchPostgres } from '../test/support/databases'
+import { median } from './stats'
 
 const operations = Number(process.env.BENCH_OPERATIONS ?? 6000)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
@@ -74,7 +75,6 @@ try {
       console.log(`round ${round} ${name.padEnd(9)} ${r.cpu.toFixed(0).padStart(4)} µs CPU/operation ${r.rate.toFixed(0).padStart(6)} operations/s`)
     }
   }
-  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!
   console.log(`\nmedians of ${rounds} rounds, ${operations} operations each, ${CONCURRENCY} at a time, pool of 10; Bun ${Bun.version}`)
   console.log('| way | CPU µs per operation | operations/s |\n| --- | ---: | ---: |')
   for (const [name, r] of Object.entries(results)) console.log(`| ${name} | ${median(r.cpu).toFixed(0)} | ${median(r.rate).toFixed(0)} |`)
