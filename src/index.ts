@@ -79,6 +79,36 @@ async function serve(config: Config) {
   }
   const listenedMs = Math.round(performance.now())
 
+  // Signals count from here: a stop during the start-up below waits for it (tens of milliseconds,
+  // and an opening database is closed cleanly), never the default death by signal.
+  const started = Promise.withResolvers<void>()
+  let stopping = false
+  const stop = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log.info('server.stopping', { signal })
+    await started.promise
+    clearInterval(syncPurge)
+    memory?.stop()
+    // Event streams never finish by themselves: they are ended first, so the wait below is only
+    // for ordinary requests (clients resume their streams elsewhere with Last-Event-ID).
+    await sync?.close()
+    // Requests in flight get until the deadline to finish; then their connections are closed.
+    const deadline = setTimeout(() => void server.stop(true), SHUTDOWN_GRACE_MS)
+    await server.stop(false)
+    clearTimeout(deadline)
+    void metricsServer?.stop(true)
+    await purge.stop()
+    await database.close()
+    folder?.release()
+    log.info('server.stopped', { signal })
+    process.exit(0)
+  }
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+  process.on('SIGINT', () => void stop('SIGINT'))
+  // Started once the database is ready (below): opening it makes garbage enough to trigger it.
+  let memory: MemoryBound | undefined
+
   // The rest in steps of a few milliseconds each, a turn of the event loop between them.
   await turn()
   const database = await connect(config, log)
@@ -124,32 +154,7 @@ async function serve(config: Config) {
   adopt(built, server)
   app.resolve(built)
 
-  // Started once the database is ready (below): opening it makes garbage enough to trigger it.
-  let memory: MemoryBound | undefined
-  // Stopping while the database opens waits for it to open, then closes it cleanly.
-  let stopping = false
-  const stop = async (signal: string) => {
-    if (stopping) return
-    stopping = true
-    log.info('server.stopping', { signal })
-    clearInterval(syncPurge)
-    memory?.stop()
-    // Event streams never finish by themselves: they are ended first, so the wait below is only
-    // for ordinary requests (clients resume their streams elsewhere with Last-Event-ID).
-    await sync?.close()
-    // Requests in flight get until the deadline to finish; then their connections are closed.
-    const deadline = setTimeout(() => void server.stop(true), SHUTDOWN_GRACE_MS)
-    await server.stop(false)
-    clearTimeout(deadline)
-    void metricsServer?.stop(true)
-    await purge.stop()
-    await database.close()
-    folder?.release()
-    log.info('server.stopped', { signal })
-    process.exit(0)
-  }
-  process.on('SIGTERM', () => void stop('SIGTERM'))
-  process.on('SIGINT', () => void stop('SIGINT'))
+  started.resolve()
 
   await database.opened
   // A first start unpacks the template (or initdb's output) as mode 0666 files; the files Postgres

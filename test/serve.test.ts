@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { json, newUser, signToken, SECRET } from './support/app'
-import { startServer } from './support/server'
+import { repoRoot, startServer } from './support/server'
 
 const dirs: string[] = []
 const dataDir = () => {
@@ -95,4 +95,38 @@ describe('graceful shutdown', () => {
       expect(server.logs).toContainEqual(expect.objectContaining({ message: 'server.stopped', signal }))
     }, 60_000)
   }
+
+  // /healthz answers before the app and the database are loaded; a signal in that window (an
+  // orchestrator stopping a service it has just started) is a clean stop too, not death by signal.
+  test('SIGTERM as soon as /healthz first answers, before the database is open: exit 0, and the folder opens again', async () => {
+    const probe = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() })
+    const port = probe.port!
+    await probe.stop(true)
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', JWT_SECRET: SECRET, DATA_DIR: dataDir() }
+    const proc = Bun.spawn(['bun', join(repoRoot, 'src/index.ts'), 'serve'], { env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' })
+    const deadline = performance.now() + 30_000
+    let status: number | undefined
+    while (status === undefined && proc.exitCode === null && performance.now() < deadline) {
+      status = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.status,
+        () => Bun.sleep(1).then(() => undefined),
+      )
+    }
+    expect(status).toBe(200)
+    proc.kill('SIGTERM')
+    expect(await proc.exited).toBe(0)
+    const logs = (await new Response(proc.stdout).text()).trim().split('\n').map((line) => JSON.parse(line) as { message: string })
+    const messages = logs.map((l) => l.message)
+    expect(messages).toContain('server.stopping')
+    expect(messages.at(-1)).toBe('server.stopped')
+    expect(await new Response(proc.stderr).text()).toBe('')
+
+    const again = await startServer({ JWT_SECRET: SECRET, DATA_DIR: env.DATA_DIR })
+    try {
+      const res = await fetch(`${again.url}/readyz`)
+      expect(res.status).toBe(200)
+    } finally {
+      expect(await again.stop('SIGTERM')).toBe(0)
+    }
+  }, 60_000)
 })
