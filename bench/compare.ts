@@ -20,6 +20,9 @@
 //   BENCH_SCENARIOS     comma-separated subset of: get,list20,create,toggle,mixed,list1000,move,listpage,changes
 //   BENCH_TASKAPI_DIR   the taskapi checkout to run (this one); it also migrates the database
 //   BENCH_CONNECTIONS   wrk connections (50; list1000 always uses 4)
+//   BENCH_COMPILED      0 runs the three servers from source (`bun file.ts`); by default each runs as
+//                       what is deployed, an executable from `bun build --compile` (taskapi's from
+//                       `bun run build`, the other two with the same flags), which holds less in memory
 //
 // Every scenario is first checked with one request of each kind against each server (exact status
 // and shape); a scenario in which wrk saw a non-2xx/3xx answer or a socket error is flagged in the
@@ -31,6 +34,7 @@ import { SignJWT } from 'jose'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { FLAGS as BUILD_FLAGS } from '../scripts/build'
 import { scratchPostgres } from '../test/support/databases'
 import { cpuMeter, cpuMicros, memoryMiB, resetPeak } from './proc'
 import { median } from './stats'
@@ -199,6 +203,27 @@ if (unknown.length > 0) {
   process.exit(2)
 }
 const selected = scenarios.filter((s) => chosen.includes(s.name))
+
+// ---- The servers' commands -------------------------------------------------------------------
+
+const compiled = process.env.BENCH_COMPILED !== '0'
+const sources: Record<ServerName, string> = {
+  baseline: join(repo, 'bench/baseline/server.ts'),
+  elysia: join(repo, 'bench/baseline/elysia.ts'),
+  taskapi: join(taskapiDir, 'src/index.ts'),
+}
+const commands = Object.fromEntries(servers.map((name) => [name, [process.execPath, sources[name], ...(name === 'taskapi' ? ['serve'] : [])]])) as Record<ServerName, string[]>
+
+/** Compiles each server as it is deployed: taskapi with `bun run build`, the others with the same flags. */
+function compileServers() {
+  for (const name of servers) {
+    const outfile = name === 'taskapi' ? join(taskapiDir, 'dist/taskapi') : join(workDir, name)
+    const args = name === 'taskapi' ? [process.execPath, 'run', 'build'] : [process.execPath, 'build', ...BUILD_FLAGS, sources[name], '--outfile', outfile]
+    const build = Bun.spawnSync(args, { cwd: name === 'taskapi' ? taskapiDir : repo, stdout: 'pipe', stderr: 'pipe' })
+    if (build.exitCode !== 0) throw new Error(`building ${name} failed:\n${build.stdout}\n${build.stderr}`)
+    commands[name] = [outfile, ...(name === 'taskapi' ? ['serve'] : [])]
+  }
+}
 
 // ---- Clean-up, also on Ctrl-C ---------------------------------------------------------------
 
@@ -378,7 +403,7 @@ async function startServer(name: ServerName, databaseUrl: string, round: number)
       ...taskapiEnv,
     })
   }
-  const command = name === 'taskapi' ? [process.execPath, 'src/index.ts', 'serve'] : [process.execPath, join(repo, `bench/baseline/${name === 'elysia' ? 'elysia' : 'server'}.ts`)]
+  const command = commands[name]
   const stderrFile = join(workDir, `${name}-${round}.stderr`)
   const proc = Bun.spawn(['taskset', '-c', '0', ...command], {
     cwd: name === 'taskapi' ? taskapiDir : repo,
@@ -662,13 +687,14 @@ try {
   })
   if (migrate.exitCode !== 0) throw new Error(`migrate failed (${migrate.exitCode}):\n${migrate.stdout}\n${migrate.stderr}`)
 
+  if (compiled) compileServers()
   const perRun = selected.reduce((n, _) => n + seconds + warmup + 1, 0) * servers.length * rounds
   const exp = Math.floor(Date.now() / 1000) + Math.max(3600, 2 * perRun + 600)
   const seeding = performance.now()
   const data = await seed(scratch.url, exp)
   const scripts = writeLua(data)
   const header = [
-    `taskapi: ${taskapiDir} at ${git(['rev-parse', '--short', 'HEAD']) || '?'}${git(['status', '--porcelain', '--', 'src', 'drizzle', 'package.json', 'bun.lock']) ? ' (with uncommitted changes to src/)' : ''}${process.env.BENCH_TASKAPI_ENV ? ` with ${process.env.BENCH_TASKAPI_ENV}` : ''}; baseline: bench/baseline/server.ts`,
+    `taskapi: ${taskapiDir} at ${git(['rev-parse', '--short', 'HEAD']) || '?'}${git(['status', '--porcelain', '--', 'src', 'drizzle', 'package.json', 'bun.lock']) ? ' (with uncommitted changes to src/)' : ''}${process.env.BENCH_TASKAPI_ENV ? ` with ${process.env.BENCH_TASKAPI_ENV}` : ''}; baseline: bench/baseline/server.ts; ${compiled ? `each server compiled (bun build ${BUILD_FLAGS.join(' ')})` : 'each server run from source'}`,
     `bun ${Bun.version}; Postgres ${pgVersion}; ${availableParallelism()} cores; load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
     `servers on core 0 (taskset -c 0), wrk -t1 on core 1; ${connections} connections (list 1000: 4); ${seconds} s per scenario after ${warmup} s of warm-up; ${rounds} round(s), each scenario on ${servers.join(', ')} back to back, order reversed each round`,
     `data: ${USERS} users × ${INBOX + LISTED} tasks (${LISTED} in a list of theirs) + 1 user × ${BIG_TASKS}, seeded in ${((performance.now() - seeding) / 1000).toFixed(1)} s`,
