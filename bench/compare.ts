@@ -21,8 +21,8 @@
 //   BENCH_TASKAPI_DIR   the taskapi checkout to run (this one); it also migrates the database
 //   BENCH_CONNECTIONS   wrk connections (50; list1000 always uses 4)
 //   BENCH_COMPILED      0 runs the three servers from source (`bun file.ts`); by default each runs as
-//                       what is deployed, an executable from `bun build --compile` (taskapi's from
-//                       `bun run build`, the other two with the same flags), which holds less in memory
+//                       what is deployed, an executable from `bun build --compile` (taskapi's made by
+//                       `bun run build` in its checkout, dist/taskapi; the other two with the same flags)
 //
 // Every scenario is first checked with one request of each kind against each server (exact status
 // and shape); a scenario in which wrk saw a non-2xx/3xx answer or a socket error is flagged in the
