@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { json, newUser, signToken, SECRET } from './support/app'
-import { repoRoot, startServer } from './support/server'
+import { closedPort, repoRoot, serverEnv, startServer } from './support/server'
 
 const dirs: string[] = []
 const dataDir = () => {
@@ -99,10 +99,9 @@ describe('graceful shutdown', () => {
   // /healthz answers before the app and the database are loaded; a signal in that window (an
   // orchestrator stopping a service it has just started) is a clean stop too, not death by signal.
   test('SIGTERM as soon as /healthz first answers, before the database is open: exit 0, and the folder opens again', async () => {
-    const probe = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() })
-    const port = probe.port!
-    await probe.stop(true)
-    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', JWT_SECRET: SECRET, DATA_DIR: dataDir() }
+    const port = await closedPort()
+    const folder = dataDir()
+    const env = serverEnv({ PORT: String(port), JWT_SECRET: SECRET, DATA_DIR: folder })
     const proc = Bun.spawn(['bun', join(repoRoot, 'src/index.ts'), 'serve'], { env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' })
     const deadline = performance.now() + 30_000
     let status: number | undefined
@@ -121,7 +120,7 @@ describe('graceful shutdown', () => {
     expect(messages.at(-1)).toBe('server.stopped')
     expect(await new Response(proc.stderr).text()).toBe('')
 
-    const again = await startServer({ JWT_SECRET: SECRET, DATA_DIR: env.DATA_DIR })
+    const again = await startServer({ JWT_SECRET: SECRET, DATA_DIR: folder })
     try {
       const res = await fetch(`${again.url}/readyz`)
       expect(res.status).toBe(200)

@@ -9,7 +9,8 @@ import { decodeProtectedHeader } from 'jose'
 import pkg from '../../package.json'
 import journal from '../../drizzle/meta/_journal.json'
 import { startServer, type RunningServer } from '../support/server'
-import { binaryFolder, closedPort, COMMAND_MS, run as runIn, SECRET } from './harness'
+import { closedPort } from '../support/server'
+import { binaryFolder, COMMAND_MS, run as runIn, SECRET } from './harness'
 
 const tags = journal.entries.map((e) => e.tag)
 const START_MS = 90_000

@@ -50,11 +50,3 @@ export async function run(binary: string, args: string[], env: Record<string, st
   clearTimeout(timer)
   return { stdout, stderr, code, output: `taskapi ${args.join(' ')}: exit ${code}\nstdout: ${stdout}\nstderr: ${stderr}` }
 }
-
-/** A port nothing listens on: bound once by the OS, then released. */
-export async function closedPort(): Promise<number> {
-  const probe = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() })
-  const port = probe.port!
-  await probe.stop(true)
-  return port
-}

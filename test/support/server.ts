@@ -15,6 +15,24 @@ export interface RunningServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>
 }
 
+/** The environment a test server runs with: loopback, a port of the OS's choosing, the access log on. */
+export const serverEnv = (env: Record<string, string>): Record<string, string> => ({
+  PATH: process.env.PATH ?? '',
+  HOME: process.env.HOME ?? '/tmp',
+  HOST: '127.0.0.1',
+  PORT: '0',
+  LOG_LEVEL: 'info',
+  ...env,
+})
+
+/** A port nothing listens on: bound once by the OS, then released. */
+export async function closedPort(): Promise<number> {
+  const probe = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() })
+  const port = probe.port!
+  await probe.stop(true)
+  return port
+}
+
 /**
  * Starts `command` (by default `bun src/index.ts serve`) and waits for its server.started line and
  * then for its database to be settled (database.ready, or database.unavailable_at_start): the
@@ -23,7 +41,7 @@ export interface RunningServer {
 export async function startServer(env: Record<string, string>, command = ['bun', join(repoRoot, 'src/index.ts'), 'serve'], cwd = repoRoot): Promise<RunningServer> {
   const proc = Bun.spawn(command, {
     cwd,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
+    env: serverEnv(env),
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',
